@@ -1,0 +1,1 @@
+//! Sluice: Kafka → WebAssembly transforms → MySQL.

@@ -1,0 +1,105 @@
+//! `pipeline.toml`: the whole configuration of one pipeline.
+//!
+//! Parsing is strict: every table refuses unknown keys, names and bounds are
+//! checked while deserializing, and the cross-field checks in
+//! [`validate`](self::validate) run after. Every error names the file, the
+//! line and column, and the field.
+
+mod dead_letter;
+mod error;
+mod interpolate;
+mod names;
+mod ranged;
+mod server;
+mod sink;
+mod source;
+mod transform;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use dead_letter::DeadLetterConfig;
+pub use error::{ConfigError, FieldError};
+pub use interpolate::{EnvString, Secret, expand};
+pub use names::{Name, SqlIdent};
+pub use ranged::Ranged;
+pub use server::ServerConfig;
+pub use sink::{Accumulate, ColumnSource, OutputRef, RecordMeta, SinkConfig, TableConfig, TableMode};
+pub use source::{OffsetReset, SourceConfig};
+pub use transform::{Limits, TransformConfig};
+
+/// The top level of `pipeline.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// `name = "study-log"`: the pipeline's name; the offsets table is keyed
+    /// by it, so renaming a pipeline starts it from `auto_offset_reset`.
+    pub name: Name,
+    pub source: SourceConfig,
+    /// `[[transforms]]`, in chain order.
+    #[serde(default)]
+    pub transforms: Vec<TransformConfig>,
+    pub sink: SinkConfig,
+    #[serde(default)]
+    pub dead_letter: DeadLetterConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// A loaded, checked pipeline and where it came from.
+#[derive(Debug)]
+pub struct Pipeline {
+    pub config: PipelineConfig,
+    /// The file it was read from.
+    pub path: PathBuf,
+    text: String,
+}
+
+impl Pipeline {
+    /// Reads, parses and checks `path`.
+    pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Pipeline::from_text(path, text)
+    }
+
+    /// Parses and checks `text` as if read from `path`.
+    pub fn from_text(path: &Path, text: String) -> Result<Pipeline, ConfigError> {
+        let config = error::parse(path, &text)?;
+        let errors = validate::check(&config);
+        if !errors.is_empty() {
+            return Err(ConfigError::invalid(path, &text, errors));
+        }
+        Ok(Pipeline { config, path: path.to_path_buf(), text })
+    }
+
+    /// A stage's module path, relative paths taken from the pipeline file's
+    /// directory.
+    pub fn module_path(&self, stage: &TransformConfig) -> PathBuf {
+        let base = self.path.parent().unwrap_or_else(|| Path::new("."));
+        base.join(&stage.module)
+    }
+
+    /// The database URL with its variables expanded; an unset variable is an
+    /// error naming the line. Only commands that use the database ask.
+    pub fn database_url(&self) -> Result<&str, ConfigError> {
+        let url = &self.config.sink.database_url;
+        url.get_ref().expose().map_err(|message| {
+            ConfigError::invalid(
+                &self.path,
+                &self.text,
+                vec![FieldError::at(url.span(), "sink.database_url", message.to_string())],
+            )
+        })
+    }
+
+    /// Formats `error` about `span` of this file the way config errors are.
+    pub fn error_at(&self, span: std::ops::Range<usize>, field: &str, message: String) -> ConfigError {
+        ConfigError::invalid(&self.path, &self.text, vec![FieldError::at(span, field, message)])
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! The simulated AI server (see `src/bin/loadgen.rs`).

@@ -1,0 +1,6 @@
+//! Integration tests: the one test binary. They talk to the real Kafka broker
+//! and the real MariaDB that `scripts/stack up` starts; a test that cannot
+//! reach them fails and says so.
+
+mod helpers;
+mod migrations;

@@ -85,7 +85,8 @@ impl PipelineConfig {
         deserializer: toml::Deserializer<'_>,
     ) -> Result<PipelineConfig, (String, toml::de::Error)> {
         serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let field = e.path().to_string();
+            // `Spanned` wraps a value in a private struct; keep that out of paths.
+            let field = e.path().to_string().replace(".$__serde_spanned_private_value", "");
             let field = if field == "." { String::new() } else { field };
             (field, e.into_inner())
         })

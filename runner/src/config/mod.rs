@@ -49,7 +49,6 @@ pub struct PipelineConfig {
 }
 
 /// A loaded, checked pipeline and where it came from.
-#[derive(Debug)]
 pub struct Pipeline {
     pub config: PipelineConfig,
     /// The file it was read from.
@@ -98,6 +97,13 @@ impl Pipeline {
     /// Formats `error` about `span` of this file the way config errors are.
     pub fn error_at(&self, span: std::ops::Range<usize>, field: &str, message: String) -> ConfigError {
         ConfigError::invalid(&self.path, &self.text, vec![FieldError::at(span, field, message)])
+    }
+}
+
+/// The file's text is left out: it may hold a literal secret.
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").field("path", &self.path).field("config", &self.config).finish_non_exhaustive()
     }
 }
 

@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS study_log (
     PRIMARY KEY (id),
     UNIQUE KEY uq_study_log_position (kafka_partition, kafka_offset),
     KEY ix_study_log_session_time (session_id, event_time)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 CREATE TABLE IF NOT EXISTS study_stats (
     session_id     VARCHAR(64) NOT NULL,
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS study_stats (
     first_event_at DATETIME(3) NOT NULL,
     last_event_at  DATETIME(3) NOT NULL,
     PRIMARY KEY (session_id, bucket_start, event_type)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 CREATE TABLE IF NOT EXISTS dead_letter (
     id              BIGINT        NOT NULL AUTO_INCREMENT,
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS dead_letter (
     PRIMARY KEY (id),
     UNIQUE KEY uq_dead_letter_position (pipeline, topic, kafka_partition, kafka_offset),
     KEY ix_dead_letter_created (created_at)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 -- The runner's own: the next offset of each partition, written in the same
 -- transaction as the rows, and updated only from the value the writer read
@@ -50,4 +50,4 @@ CREATE TABLE IF NOT EXISTS sluice_offsets (
     next_offset     BIGINT       NOT NULL,
     updated_at      DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
     PRIMARY KEY (pipeline, topic, kafka_partition)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;

@@ -94,9 +94,10 @@ impl Pipeline {
         })
     }
 
-    /// Formats `error` about `span` of this file the way config errors are.
-    pub fn error_at(&self, span: std::ops::Range<usize>, field: &str, message: String) -> ConfigError {
-        ConfigError::invalid(&self.path, &self.text, vec![FieldError::at(span, field, message)])
+    /// Formats errors found after loading (against modules or the
+    /// database) the way load errors are: file, line, field.
+    pub fn errors(&self, errors: Vec<FieldError>) -> ConfigError {
+        ConfigError::invalid(&self.path, &self.text, errors)
     }
 }
 

@@ -1,0 +1,175 @@
+//! One batch, one transaction.
+
+use sqlx::{MySql, MySqlPool, QueryBuilder};
+
+use super::cell::Cell;
+use super::plan::TablePlan;
+use super::{SinkError, offsets};
+use crate::config::{Accumulate, SqlIdent, TableMode};
+
+/// The most placeholders one statement may carry (the protocol's limit).
+const MAX_PLACEHOLDERS: usize = 65_535;
+
+/// Rows for the table `plans[plan]`, each already bound in the plan's column
+/// order.
+#[derive(Debug, Default)]
+pub struct TableRows {
+    pub plan: usize,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// A record that could not be processed, with what was wrong with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub stage: String,
+    pub reason: String,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Everything one batch of one partition writes.
+#[derive(Debug)]
+pub struct BatchWrite<'a> {
+    pub pipeline: &'a str,
+    pub topic: &'a str,
+    pub partition: i32,
+    /// The stored next offset this writer believes in (`None`: no row yet).
+    pub expected: Option<i64>,
+    /// The partition's next offset after this batch.
+    pub next: i64,
+    pub tables: Vec<TableRows>,
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// Writes the batch in one transaction: first the fenced offset update, then
+/// rows, upserts and dead letters. Either all of it lands or none.
+pub async fn write_batch(
+    pool: &MySqlPool,
+    plans: &[TablePlan],
+    dead_letter_table: &SqlIdent,
+    max_packet: usize,
+    batch: &BatchWrite<'_>,
+) -> Result<(), SinkError> {
+    let mut tx = pool.begin().await?;
+    offsets::advance(&mut tx, batch.pipeline, batch.topic, batch.partition, batch.expected, batch.next).await?;
+    for table in &batch.tables {
+        let plan = &plans[table.plan];
+        for chunk in chunks(&table.rows, plan.columns.len(), max_packet) {
+            let mut query = insert_statement(plan, chunk);
+            query.build().execute(&mut *tx).await?;
+        }
+    }
+    if !batch.dead_letters.is_empty() {
+        let rows: Vec<Vec<Cell>> = batch.dead_letters.iter().map(|d| dead_letter_row(batch, d)).collect();
+        for chunk in chunks(&rows, DEAD_LETTER_COLUMNS.len(), max_packet) {
+            let mut query = QueryBuilder::<MySql>::new(format!(
+                "INSERT INTO {} ({}) ",
+                dead_letter_table.quoted(),
+                DEAD_LETTER_COLUMNS.join(", ")
+            ));
+            query.push_values(chunk, |mut b, row| row.iter().for_each(|cell| cell.push_bind(&mut b)));
+            query.build().execute(&mut *tx).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) const DEAD_LETTER_COLUMNS: [&str; 8] =
+    ["pipeline", "stage", "reason", "topic", "kafka_partition", "kafka_offset", "record_key", "record_value"];
+
+fn dead_letter_row(batch: &BatchWrite<'_>, d: &DeadLetter) -> Vec<Cell> {
+    vec![
+        Cell::Text(batch.pipeline.to_string()),
+        Cell::Text(d.stage.clone()),
+        Cell::Text(d.reason.clone()),
+        Cell::Text(batch.topic.to_string()),
+        Cell::Int(i64::from(batch.partition)),
+        Cell::Int(d.offset),
+        d.key.clone().map_or(Cell::Null, Cell::Bytes),
+        d.value.clone().map_or(Cell::Null, Cell::Bytes),
+    ]
+}
+
+/// `INSERT INTO t (a, b) VALUES (…), (…)`, and for accumulate tables
+/// `ON DUPLICATE KEY UPDATE` combining each non-key column. `VALUES(col)`
+/// works on MariaDB and on MySQL 8 (where it is deprecated but kept).
+fn insert_statement<'a>(plan: &TablePlan, rows: &'a [Vec<Cell>]) -> QueryBuilder<'a, MySql> {
+    let names: Vec<String> = plan.columns.iter().map(|(c, _)| c.quoted()).collect();
+    let mut query = QueryBuilder::<MySql>::new(format!("INSERT INTO {} ({}) ", plan.table.quoted(), names.join(", ")));
+    query.push_values(rows, |mut b, row| row.iter().for_each(|cell| cell.push_bind(&mut b)));
+    if plan.mode == TableMode::Accumulate {
+        let updates: Vec<String> = plan
+            .columns
+            .iter()
+            .map(|(c, _)| c)
+            .filter(|c| !plan.key.contains(c))
+            .map(|c| {
+                let q = c.quoted();
+                match plan.accumulate_of(c) {
+                    Accumulate::Add => format!("{q} = {q} + VALUES({q})"),
+                    Accumulate::Min => format!("{q} = LEAST({q}, VALUES({q}))"),
+                    Accumulate::Max => format!("{q} = GREATEST({q}, VALUES({q}))"),
+                    Accumulate::Replace => format!("{q} = VALUES({q})"),
+                }
+            })
+            .collect();
+        if updates.is_empty() {
+            // Only key columns: a duplicate is simply already there.
+            let first = plan.key.first().map(SqlIdent::quoted).unwrap_or_default();
+            query.push(format!(" ON DUPLICATE KEY UPDATE {first} = {first}"));
+        } else {
+            query.push(format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", ")));
+        }
+    }
+    query
+}
+
+/// Splits `rows` so that no statement has more than [`MAX_PLACEHOLDERS`]
+/// binds or more than half the server's packet size.
+pub(super) fn chunks(rows: &[Vec<Cell>], columns: usize, max_packet: usize) -> Vec<&[Vec<Cell>]> {
+    let max_rows = (MAX_PLACEHOLDERS / columns.max(1)).max(1);
+    let max_bytes = (max_packet / 2).max(1024);
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, row) in rows.iter().enumerate() {
+        let size: usize = row.iter().map(Cell::wire_size).sum::<usize>() + 4;
+        if i > start && (i - start >= max_rows || bytes + size > max_bytes) {
+            out.push(&rows[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < rows.len() {
+        out.push(&rows[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cell, MAX_PLACEHOLDERS, chunks};
+
+    #[test]
+    fn chunks_respect_the_placeholder_limit() {
+        let rows: Vec<Vec<Cell>> = (0..100_000).map(|i| vec![Cell::Int(i), Cell::Int(i)]).collect();
+        let parts = chunks(&rows, 2, 64 << 20);
+        assert!(parts.iter().all(|p| p.len() * 2 <= MAX_PLACEHOLDERS));
+        assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), 100_000);
+        assert_eq!(parts.len(), 4);
+    }
+
+    #[test]
+    fn chunks_respect_the_packet_size() {
+        let rows: Vec<Vec<Cell>> = (0..10).map(|_| vec![Cell::Bytes(vec![0; 300_000])]).collect();
+        let parts = chunks(&rows, 1, 1 << 20);
+        assert!(parts.iter().all(|p| p.len() == 1), "{:?}", parts.iter().map(|p| p.len()).collect::<Vec<_>>());
+        // A row bigger than the limit still goes, alone: the server says no if it must.
+        let huge = vec![vec![Cell::Bytes(vec![0; 2 << 20])], vec![Cell::Int(1)]];
+        assert_eq!(chunks(&huge, 1, 1 << 20).len(), 2);
+        assert!(chunks(&[], 3, 1 << 20).is_empty());
+    }
+}

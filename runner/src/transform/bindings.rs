@@ -1,0 +1,11 @@
+//! Host bindings generated from the contract in `transforms/wit`. Only this
+//! facade uses them; the rest of the runner sees the host-side types in
+//! [`batch`](super::batch) and [`output`](super::output).
+
+wasmtime::component::bindgen!({
+    path: "../transforms/wit",
+    world: "transform",
+});
+
+pub(crate) use sluice::transform::host as host_iface;
+pub(crate) use sluice::transform::types as wit;

@@ -1,0 +1,161 @@
+//! Closing batches: at `max_records`, at `max_bytes`, or `max_wait` after the
+//! first record, whichever comes first.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::transform::Record;
+
+/// When a batch closes.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub max_records: usize,
+    pub max_bytes: usize,
+    pub max_wait: Duration,
+}
+
+/// A record as the poller hands it over: tagged with the partition's seek
+/// epoch, so that records fetched before a seek can be told apart.
+#[derive(Debug)]
+pub struct Routed {
+    pub epoch: u32,
+    pub record: Record,
+}
+
+/// Where a worker is in its partition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// Records of older epochs were fetched before the last seek.
+    pub epoch: u32,
+    /// The next offset wanted; earlier ones are re-deliveries.
+    pub position: Option<i64>,
+}
+
+fn record_bytes(record: &Record) -> usize {
+    record.value.len() + record.key.as_ref().map_or(0, Vec::len)
+}
+
+/// Collects the next batch from `records`, skipping records from before the
+/// cursor (fetched before a seek, or re-delivered) and advancing it. Waits for a
+/// first record as long as it takes. Returns an empty batch when `stop` is
+/// cancelled or the channel closes before any record came.
+pub async fn next_batch(
+    records: &mut mpsc::Receiver<Routed>,
+    limits: BatchLimits,
+    cursor: &mut Cursor,
+    stop: &CancellationToken,
+) -> Vec<Record> {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    let mut accept = |Routed { epoch, record }: Routed, batch: &mut Vec<Record>, bytes: &mut usize| {
+        if epoch < cursor.epoch || cursor.position.is_some_and(|p| record.offset < p) {
+            return;
+        }
+        cursor.position = Some(record.offset + 1);
+        *bytes += record_bytes(&record);
+        batch.push(record);
+    };
+    while batch.is_empty() {
+        let record = tokio::select! {
+            biased;
+            () = stop.cancelled() => return batch,
+            r = records.recv() => r,
+        };
+        match record {
+            Some(record) => accept(record, &mut batch, &mut bytes),
+            None => return batch,
+        }
+    }
+    let deadline = tokio::time::Instant::now() + limits.max_wait;
+    while batch.len() < limits.max_records && bytes < limits.max_bytes {
+        // Take what is already there without waking the timer.
+        let record = match records.try_recv() {
+            Ok(record) => Some(record),
+            Err(mpsc::error::TryRecvError::Disconnected) => None,
+            Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
+                biased;
+                () = stop.cancelled() => None,
+                () = tokio::time::sleep_until(deadline) => None,
+                r = records.recv() => r,
+            },
+        };
+        match record {
+            Some(record) => accept(record, &mut batch, &mut bytes),
+            None => break,
+        }
+    }
+    batch
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{BatchLimits, Cursor, Routed, next_batch};
+    use crate::transform::Record;
+
+    fn record(offset: i64, size: usize) -> Routed {
+        Routed { epoch: 0, record: Record { value: vec![b'x'; size], offset, ..Record::default() } }
+    }
+
+    fn limits(records: usize, bytes: usize, wait_ms: u64) -> BatchLimits {
+        BatchLimits { max_records: records, max_bytes: bytes, max_wait: Duration::from_millis(wait_ms) }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closes_at_the_record_count() {
+        let (tx, mut rx) = mpsc::channel(100);
+        for i in 0..7 {
+            tx.send(record(i, 1)).await.expect("send");
+        }
+        let stop = CancellationToken::new();
+        let mut pos = Cursor::default();
+        let batch = next_batch(&mut rx, limits(3, 1 << 20, 100), &mut pos, &stop).await;
+        assert_eq!(batch.iter().map(|r| r.offset).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(pos.position, Some(3));
+        let batch = next_batch(&mut rx, limits(3, 1 << 20, 100), &mut pos, &stop).await;
+        assert_eq!(batch.iter().map(|r| r.offset).collect::<Vec<_>>(), [3, 4, 5]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closes_at_the_byte_count_and_the_deadline() {
+        let (tx, mut rx) = mpsc::channel(100);
+        for i in 0..4 {
+            tx.send(record(i, 400)).await.expect("send");
+        }
+        let stop = CancellationToken::new();
+        let mut pos = Cursor::default();
+        let batch = next_batch(&mut rx, limits(100, 1000, 100), &mut pos, &stop).await;
+        assert_eq!(batch.len(), 3, "closes once 1000 bytes are reached");
+        let started = tokio::time::Instant::now();
+        let batch = next_batch(&mut rx, limits(100, 1 << 20, 100), &mut pos, &stop).await;
+        assert_eq!(batch.len(), 1);
+        assert_eq!(started.elapsed(), Duration::from_millis(100), "waits max_wait after the first record");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn skips_redeliveries_and_records_fetched_before_a_seek() {
+        let (tx, mut rx) = mpsc::channel(100);
+        // Epoch 0: fetched before the worker's seek; all dropped.
+        for i in [9, 10, 11] {
+            tx.send(record(i, 1)).await.expect("send");
+        }
+        // Epoch 1: from the seek on; re-deliveries before the position dropped.
+        for i in [5, 3, 6, 6, 7] {
+            tx.send(Routed { epoch: 1, ..record(i, 1) }).await.expect("send");
+        }
+        let stop = CancellationToken::new();
+        let mut cursor = Cursor { epoch: 1, position: Some(5) };
+        let batch = next_batch(&mut rx, limits(100, 1 << 20, 10), &mut cursor, &stop).await;
+        assert_eq!(batch.iter().map(|r| r.offset).collect::<Vec<_>>(), [5, 6, 7]);
+        assert_eq!(cursor, Cursor { epoch: 1, position: Some(8) });
+        stop.cancel();
+        assert!(next_batch(&mut rx, limits(100, 1 << 20, 10), &mut cursor, &stop).await.is_empty());
+        drop(tx);
+    }
+}

@@ -1,0 +1,123 @@
+//! Rebalance callbacks: stored offsets in on assignment, workers out on
+//! revocation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::ClientContext;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{PartitionControl, Partitions, Request, Routed};
+
+/// How long a revocation waits for a worker to finish its batch. Past that
+/// the partition goes anyway; the offset fence keeps the late write out.
+const REVOKE_WAIT: Duration = Duration::from_secs(30);
+
+/// A running partition worker as the source sees it.
+pub(super) struct Worker {
+    pub records: mpsc::Sender<Routed>,
+    /// Incremented at each seek the worker asks for (see [`super::Cursor`]).
+    pub epoch: u32,
+    pub stop: CancellationToken,
+    pub task: JoinHandle<()>,
+}
+
+pub(super) struct SourceContext {
+    pub topic: String,
+    pub partitions: Arc<dyn Partitions>,
+    pub runtime: tokio::runtime::Handle,
+    pub shutdown: CancellationToken,
+    pub workers: Mutex<HashMap<i32, Worker>>,
+    pub requests: std::sync::mpsc::Sender<Request>,
+    pub channel_capacity: usize,
+}
+
+impl ClientContext for SourceContext {}
+
+impl ConsumerContext for SourceContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.stop_workers(Some(tpl));
+                if let Err(e) = consumer.unassign() {
+                    tracing::error!(error = %e, "unassigning revoked partitions failed");
+                }
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance error; dropping the assignment");
+                self.stop_workers(None);
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}
+
+impl SourceContext {
+    fn partitions_of(&self, tpl: &TopicPartitionList) -> Vec<i32> {
+        tpl.elements_for_topic(&self.topic).iter().map(|e| e.partition()).collect()
+    }
+
+    fn assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let partitions = self.partitions_of(tpl);
+        let stored = loop {
+            match self.partitions.stored_offsets(&partitions) {
+                Ok(stored) => break stored,
+                Err(e) if !self.shutdown.is_cancelled() => {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot read stored offsets; retrying in 1 s");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(_) => return,
+            }
+        };
+        for (partition, offset) in &stored {
+            if let Err(e) = tpl.set_partition_offset(&self.topic, *partition, Offset::Offset(*offset)) {
+                tracing::error!(partition, error = %e, "cannot set the starting offset");
+            }
+        }
+        if let Err(e) = consumer.assign(tpl) {
+            tracing::error!(error = %e, "assigning partitions failed");
+            return;
+        }
+        tracing::info!(?partitions, ?stored, "partitions assigned");
+        let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+        for partition in partitions {
+            let (tx, rx) = mpsc::channel(self.channel_capacity);
+            let stop = self.shutdown.child_token();
+            let control = PartitionControl { stop: stop.clone(), requests: self.requests.clone(), partition };
+            let _guard = self.runtime.enter();
+            let task = self.partitions.start(partition, stored.get(&partition).copied(), rx, control);
+            workers.insert(partition, Worker { records: tx, epoch: 0, stop, task });
+        }
+    }
+
+    /// Stops the workers of `tpl`'s partitions (all when `None`) and waits
+    /// for them to finish the batch in hand.
+    pub(super) fn stop_workers(&self, tpl: Option<&TopicPartitionList>) {
+        let stopped: Vec<(i32, Worker)> = {
+            let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+            match tpl {
+                Some(tpl) => self.partitions_of(tpl).into_iter().filter_map(|p| workers.remove(&p).map(|w| (p, w))).collect(),
+                None => workers.drain().collect(),
+            }
+        };
+        for (_, worker) in &stopped {
+            worker.stop.cancel();
+        }
+        for (partition, worker) in stopped {
+            drop(worker.records);
+            let waited = self.runtime.block_on(async { tokio::time::timeout(REVOKE_WAIT, worker.task).await });
+            match waited {
+                Ok(Ok(())) => tracing::info!(partition, "partition released"),
+                Ok(Err(e)) => tracing::error!(partition, error = %e, "partition worker failed"),
+                Err(_) => tracing::warn!(partition, "partition worker still busy after {REVOKE_WAIT:?}; releasing anyway (the offset fence keeps its write out)"),
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The Kafka source: a consumer group member that hands each assigned
+//! partition's records, in order, to that partition's worker.
+//!
+//! - [`poller`]: the one thread that polls librdkafka, routes records to
+//!   partition workers, pauses a partition whose worker is behind and resumes
+//!   it when the worker catches up (memory stays bounded), and carries out
+//!   the workers' commit and seek requests.
+//! - [`context`]: the rebalance callbacks. On assignment the stored offsets
+//!   (MySQL, the source of truth) become the starting positions before the
+//!   partitions are assigned; on revocation the partitions' workers are
+//!   stopped, and waited for, before the partitions go.
+//! - [`batcher`]: closes a batch at `max_records`, `max_bytes` or
+//!   `max_wait_ms`.
+
+mod batcher;
+mod context;
+mod poller;
+
+use std::collections::HashMap;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use batcher::{BatchLimits, Cursor, Routed, next_batch};
+pub use poller::{Source, SourceError};
+
+
+/// What the source asks of the rest of the runner for each partition.
+pub trait Partitions: Send + Sync + 'static {
+    /// The stored next offsets of `partitions` (blocking; called from the
+    /// rebalance callback). An error is retried until it succeeds or the
+    /// source shuts down.
+    fn stored_offsets(&self, partitions: &[i32]) -> anyhow::Result<HashMap<i32, i64>>;
+
+    /// Starts the worker of a newly assigned partition. `stored` is its
+    /// stored next offset, if any. The worker ends when `records` closes or
+    /// `control.stop` is cancelled, after finishing the batch in hand.
+    fn start(&self, partition: i32, stored: Option<i64>, records: mpsc::Receiver<Routed>, control: PartitionControl) -> JoinHandle<()>;
+}
+
+/// A worker's line back to the source.
+#[derive(Debug, Clone)]
+pub struct PartitionControl {
+    /// Cancelled when the partition is revoked or the source shuts down.
+    pub stop: CancellationToken,
+    requests: std::sync::mpsc::Sender<Request>,
+    partition: i32,
+}
+
+impl PartitionControl {
+    /// Records that everything before `next_offset` is in MySQL, so Kafka's
+    /// committed offset (what lag tools read) can follow.
+    pub fn committed(&self, next_offset: i64) {
+        let _ = self.requests.send(Request::Commit { partition: self.partition, next_offset });
+    }
+
+    /// Restarts fetching at `offset` (after the offset fence showed the
+    /// stored position differs from the worker's) and moves the cursor past
+    /// everything fetched before.
+    pub fn seek(&self, cursor: &mut Cursor, offset: i64) {
+        cursor.epoch += 1;
+        cursor.position = Some(offset);
+        let _ = self.requests.send(Request::Seek { partition: self.partition, offset });
+    }
+}
+
+#[derive(Debug)]
+enum Request {
+    Commit { partition: i32, next_offset: i64 },
+    Seek { partition: i32, offset: i64 },
+}

@@ -1,0 +1,211 @@
+//! `validate`: checks study-log events and normalizes them.
+//!
+//! Input: a JSON object with `sessionId` (non-empty string, at most
+//! `max_session_id_len` characters), `eventType` (one of `event_types`) and
+//! `timestamp`. Unknown fields are ignored. The timestamp may be
+//!
+//! - ISO-8601 with an offset: `2026-01-28T10:15:30.120+09:00`, `...Z`,
+//!   `...+0900` (a space instead of `T` works too);
+//! - ISO-8601 without an offset, a local time read in `local_offset`:
+//!   `2026-01-28T10:15:30.120`;
+//! - epoch milliseconds, as a JSON number (a fraction is truncated toward
+//!   the past) or a string of digits.
+//!
+//! Seconds are required; fractional seconds of any precision are accepted
+//! (kept to the millisecond, truncated). Times outside 1000-01-01 ..
+//! 9999-12-31 UTC (the MySQL `DATETIME` range) are rejected.
+//!
+//! A valid record is kept with a normalized value,
+//! `{"sessionId":"...","eventType":"FOCUS","eventTime":<epoch ms UTC>}`, and
+//! gets one row on the `study_log` output (`session_id`, `event_type`,
+//! `event_time`). Anything else is rejected with a reason that says what is
+//! wrong.
+//!
+//! Params (`[transforms.params]`), all optional:
+//!
+//! ```toml
+//! event_types = ["FOCUS", "DISTRACTED", "AWAY", "DROWSY"]
+//! local_offset = "+09:00"        # default "+00:00"
+//! max_session_id_len = 64
+//! ```
+
+mod event;
+mod time;
+
+use chrono::FixedOffset;
+use serde::Serialize;
+use sluice_transform::prelude::*;
+
+pub use event::{Event, Field, parse_event};
+pub use time::{MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS, parse_timestamp};
+
+/// Index of the `study_log` output in [`Validate::outputs`].
+pub const STUDY_LOG: u32 = 0;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// Accepted `eventType` values, compared exactly.
+    pub event_types: Vec<String>,
+    /// UTC offset of timestamps that carry none, like `+09:00` (or `Z`).
+    pub local_offset: String,
+    /// Longest accepted `sessionId`, in characters. `study_log.session_id`
+    /// is `VARCHAR(64)`.
+    pub max_session_id_len: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            event_types: ["FOCUS", "DISTRACTED", "AWAY", "DROWSY"].map(String::from).to_vec(),
+            local_offset: "+00:00".into(),
+            max_session_id_len: 64,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Validate {
+    event_types: Vec<String>,
+    /// `event_types` joined for reject reasons.
+    event_type_list: String,
+    local_offset: FixedOffset,
+    max_session_id_len: usize,
+}
+
+/// A record that passed: borrowed from the input where possible.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct Normalized<'a> {
+    #[serde(rename = "sessionId")]
+    pub session_id: &'a str,
+    #[serde(rename = "eventType")]
+    pub event_type: &'a str,
+    /// Milliseconds since the Unix epoch, UTC.
+    #[serde(rename = "eventTime")]
+    pub event_time: i64,
+}
+
+#[transform]
+impl Transform for Validate {
+    type Params = Params;
+
+    fn init(params: Params) -> Result<Self, String> {
+        if params.event_types.is_empty() || params.event_types.iter().any(String::is_empty) {
+            return Err("validate: event_types must list at least one non-empty event type".into());
+        }
+        if params.max_session_id_len == 0 {
+            return Err("validate: max_session_id_len must be at least 1".into());
+        }
+        let local_offset = parse_offset(&params.local_offset)?;
+        Ok(Self {
+            event_type_list: params.event_types.join(", "),
+            event_types: params.event_types,
+            local_offset,
+            max_session_id_len: params.max_session_id_len,
+        })
+    }
+
+    fn outputs(&self) -> Vec<OutputDecl> {
+        vec![
+            OutputDecl::new("study_log")
+                .column("session_id", ColumnKind::Text)
+                .column("event_type", ColumnKind::Text)
+                .column("event_time", ColumnKind::TimestampMs),
+        ]
+    }
+
+    fn process(&mut self, batch: &Batch<'_>, out: &mut Output) -> Result<(), String> {
+        for record in batch {
+            let event = match parse_event(record.value) {
+                Ok(event) => event,
+                Err(reason) => {
+                    out.reject(reason);
+                    continue;
+                }
+            };
+            match self.check(&event) {
+                Ok(n) => {
+                    let mut value = Vec::with_capacity(48 + n.session_id.len() + n.event_type.len());
+                    serde_json::to_writer(&mut value, &n).map_err(|e| e.to_string())?;
+                    out.emit_for(
+                        &record,
+                        STUDY_LOG,
+                        [
+                            Value::text(n.session_id),
+                            Value::text(n.event_type),
+                            Value::TimestampMs(n.event_time),
+                        ],
+                    );
+                    out.replace(value);
+                }
+                Err(reason) => out.reject(reason),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Validate {
+    /// Checks a parsed event against the rules; the reason on failure.
+    pub fn check<'e>(&'e self, event: &'e Event<'_>) -> Result<Normalized<'e>, String> {
+        let session_id = match &event.session_id {
+            None => return Err("missing field sessionId".into()),
+            Some(Field::Str(s)) => s.as_ref(),
+            Some(other) => return Err(format!("sessionId is not a string (found {})", other.kind())),
+        };
+        if session_id.is_empty() {
+            return Err("sessionId is empty".into());
+        }
+        // Count characters only when the byte length could exceed the limit.
+        if session_id.len() > self.max_session_id_len {
+            let chars = session_id.chars().count();
+            if chars > self.max_session_id_len {
+                return Err(format!(
+                    "sessionId is {chars} characters long, more than {}",
+                    self.max_session_id_len
+                ));
+            }
+        }
+
+        let event_type = match &event.event_type {
+            None => return Err("missing field eventType".into()),
+            Some(Field::Str(s)) => s,
+            Some(other) => return Err(format!("eventType is not a string (found {})", other.kind())),
+        };
+        let Some(event_type) = self.event_types.iter().find(|t| *t == event_type) else {
+            return Err(format!(
+                "eventType {} is not one of {}",
+                quoted(event_type),
+                self.event_type_list
+            ));
+        };
+
+        let Some(timestamp) = &event.timestamp else {
+            return Err("missing field timestamp".into());
+        };
+        let event_time = parse_timestamp(timestamp, self.local_offset)?;
+        Ok(Normalized { session_id, event_type, event_time })
+    }
+}
+
+fn parse_offset(s: &str) -> Result<FixedOffset, String> {
+    if s == "Z" || s == "z" {
+        return Ok(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()));
+    }
+    s.parse::<FixedOffset>().map_err(|_| {
+        format!("validate: local_offset {} is not a UTC offset like \"+09:00\" or \"-05:30\"", quoted(s))
+    })
+}
+
+/// `s` in double quotes with JSON-like escapes, cut to 64 characters so that
+/// a huge bad value cannot blow up a reject reason.
+pub(crate) fn quoted(s: &str) -> String {
+    const MAX: usize = 64;
+    match s.char_indices().nth(MAX) {
+        None => format!("{s:?}"),
+        Some((cut, _)) => format!("{:?}...", &s[..cut]),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,259 @@
+//! `stats`: per-hour counts of study-log events.
+//!
+//! Reads the normalized value `validate` writes,
+//! `{"sessionId":"...","eventType":"FOCUS","eventTime":<epoch ms>}`, keeps every
+//! record it can read, and emits one row per (session, hour, event type) seen
+//! in the batch on the `stats` output:
+//!
+//! | column           | kind         |                                       |
+//! |------------------|--------------|---------------------------------------|
+//! | `session_id`     | text         |                                       |
+//! | `bucket_start`   | timestamp-ms | `eventTime` truncated to the hour, UTC |
+//! | `event_type`     | text         |                                       |
+//! | `event_count`    | int          | events in this batch                  |
+//! | `first_event_at` | timestamp-ms | earliest `eventTime` in this batch    |
+//! | `last_event_at`  | timestamp-ms | latest `eventTime` in this batch      |
+//!
+//! Rows are per batch, not tied to a record: the sink adds the counts of
+//! successive batches and takes the min/max of the first/last times. A record
+//! it cannot read is rejected with a reason. No params.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::hash::BuildHasherDefault;
+
+use sluice_transform::prelude::*;
+
+/// Index of the `stats` output in [`Stats::outputs`].
+pub const STATS: u32 = 0;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The normalized event, borrowed from the record where possible. Other
+/// fields (an enrichment stage's) are ignored.
+#[derive(Debug, Deserialize)]
+pub struct Normalized<'a> {
+    #[serde(rename = "sessionId", borrow)]
+    pub session_id: Cow<'a, str>,
+    #[serde(rename = "eventType", borrow)]
+    pub event_type: Cow<'a, str>,
+    #[serde(rename = "eventTime")]
+    pub event_time: i64,
+}
+
+/// One (session, hour, event type) group of a batch.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Group<'a> {
+    pub session_id: Cow<'a, str>,
+    pub bucket_start: i64,
+    pub event_type: Cow<'a, str>,
+    pub count: i64,
+    pub first: i64,
+    pub last: i64,
+}
+
+/// The start of the UTC hour that holds `ms`.
+pub fn hour_bucket(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// A fixed-key hasher: deterministic, and needs no random seed from the host.
+type Hasher = BuildHasherDefault<DefaultHasher>;
+
+/// Groups events in arrival order of their first member.
+#[derive(Debug, Default)]
+pub struct Aggregate<'a> {
+    index: HashMap<(Cow<'a, str>, i64, Cow<'a, str>), usize, Hasher>,
+    groups: Vec<Group<'a>>,
+}
+
+impl<'a> Aggregate<'a> {
+    pub fn add(&mut self, event: Normalized<'a>) {
+        let bucket = hour_bucket(event.event_time);
+        let t = event.event_time;
+        match self.index.entry((event.session_id, bucket, event.event_type)) {
+            Entry::Occupied(e) => {
+                let g = &mut self.groups[*e.get()];
+                g.count += 1;
+                g.first = g.first.min(t);
+                g.last = g.last.max(t);
+            }
+            Entry::Vacant(e) => {
+                let (session_id, _, event_type) = e.key().clone();
+                e.insert(self.groups.len());
+                self.groups.push(Group {
+                    session_id,
+                    bucket_start: bucket,
+                    event_type,
+                    count: 1,
+                    first: t,
+                    last: t,
+                });
+            }
+        }
+    }
+
+    pub fn groups(&self) -> &[Group<'a>] {
+        &self.groups
+    }
+}
+
+#[derive(Debug)]
+pub struct Stats;
+
+#[transform]
+impl Transform for Stats {
+    type Params = NoParams;
+
+    fn init(_: NoParams) -> Result<Self, String> {
+        Ok(Stats)
+    }
+
+    fn outputs(&self) -> Vec<OutputDecl> {
+        vec![
+            OutputDecl::new("stats")
+                .column("session_id", ColumnKind::Text)
+                .column("bucket_start", ColumnKind::TimestampMs)
+                .column("event_type", ColumnKind::Text)
+                .column("event_count", ColumnKind::Int)
+                .column("first_event_at", ColumnKind::TimestampMs)
+                .column("last_event_at", ColumnKind::TimestampMs),
+        ]
+    }
+
+    fn process(&mut self, batch: &Batch<'_>, out: &mut Output) -> Result<(), String> {
+        let mut agg = Aggregate::default();
+        for record in batch {
+            match serde_json::from_slice::<Normalized<'_>>(record.value) {
+                Ok(event) => {
+                    agg.add(event);
+                    out.keep();
+                }
+                Err(e) => out.reject(format!(
+                    "not a normalized event {{\"sessionId\",\"eventType\",\"eventTime\"}} (is validate before stats?): {e}"
+                )),
+            }
+        }
+        for g in agg.groups {
+            out.emit(
+                STATS,
+                [
+                    Value::Text(g.session_id.into_owned()),
+                    Value::TimestampMs(g.bucket_start),
+                    Value::Text(g.event_type.into_owned()),
+                    Value::Int(g.count),
+                    Value::TimestampMs(g.first),
+                    Value::TimestampMs(g.last),
+                ],
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_transform::testing::run;
+    use sluice_transform::{OwnedBatch, Row, Verdict};
+
+    use super::*;
+
+    /// 2026-01-28T10:00:00Z
+    const H10: i64 = 1_769_594_400_000;
+
+    fn ev(session: &str, kind: &str, t: i64) -> String {
+        format!(r#"{{"sessionId":"{session}","eventType":"{kind}","eventTime":{t}}}"#)
+    }
+
+    fn row(session: &str, bucket: i64, kind: &str, count: i64, first: i64, last: i64) -> Row {
+        Row {
+            output: STATS,
+            source: None,
+            values: vec![
+                Value::text(session),
+                Value::TimestampMs(bucket),
+                Value::text(kind),
+                Value::Int(count),
+                Value::TimestampMs(first),
+                Value::TimestampMs(last),
+            ],
+        }
+    }
+
+    #[test]
+    fn hour_buckets() {
+        assert_eq!(hour_bucket(H10), H10);
+        assert_eq!(hour_bucket(H10 + HOUR_MS - 1), H10);
+        assert_eq!(hour_bucket(H10 - 1), H10 - HOUR_MS);
+        assert_eq!(hour_bucket(-1), -HOUR_MS);
+        assert_eq!(hour_bucket(0), 0);
+    }
+
+    #[test]
+    fn aggregates_per_session_hour_and_type_across_an_hour_boundary() {
+        let batch = OwnedBatch::from_values([
+            ev("s1", "FOCUS", H10 - 70),       // 09:59:59.930
+            ev("s1", "FOCUS", H10 - 140),      // earlier, but later in the batch
+            ev("s1", "FOCUS", H10),            // 10:00:00.000, next hour
+            ev("s1", "DISTRACTED", H10 + 70),
+            ev("s2", "FOCUS", H10 + 5),
+            ev("s1", "FOCUS", H10 + 3_599_999), // 10:59:59.999
+            ev("s1", "FOCUS", H10 + 140),
+        ]);
+        let out = run::<Stats>("", &batch).unwrap();
+        assert_eq!(out.verdicts, vec![Verdict::Keep; 7]);
+        assert_eq!(
+            out.rows,
+            vec![
+                row("s1", H10 - HOUR_MS, "FOCUS", 2, H10 - 140, H10 - 70),
+                row("s1", H10, "FOCUS", 3, H10, H10 + 3_599_999),
+                row("s1", H10, "DISTRACTED", 1, H10 + 70, H10 + 70),
+                row("s2", H10, "FOCUS", 1, H10 + 5, H10 + 5),
+            ]
+        );
+    }
+
+    #[test]
+    fn unreadable_records_are_rejected_and_not_counted() {
+        let batch = OwnedBatch::from_values([
+            ev("s1", "FOCUS", H10),
+            r#"{"sessionId":"s1","eventType":"FOCUS","timestamp":"2026-01-28T10:00:00Z"}"#.to_owned(),
+            r#"{"sessionId":"s1","eventType":"FOCUS","eventTime":"soon"}"#.to_owned(),
+            "garbage".to_owned(),
+        ]);
+        let out = run::<Stats>("", &batch).unwrap();
+        assert_eq!(out.verdicts[0], Verdict::Keep);
+        for (i, expected) in [
+            (1, "missing field `eventTime`"),
+            (2, "invalid type: string \"soon\", expected i64"),
+            (3, "expected value at line 1 column 1"),
+        ] {
+            match &out.verdicts[i] {
+                Verdict::Reject(r) => {
+                    assert!(r.starts_with("not a normalized event"), "{r}");
+                    assert!(r.contains(expected), "{r}");
+                }
+                other => panic!("record {i}: {other:?}"),
+            }
+        }
+        assert_eq!(out.rows, vec![row("s1", H10, "FOCUS", 1, H10, H10)]);
+    }
+
+    #[test]
+    fn escaped_strings_group_with_their_unescaped_twins() {
+        let batch = OwnedBatch::from_values([
+            r#"{"sessionId":"caf\u00e9","eventType":"FOCUS","eventTime":1}"#,
+            r#"{"sessionId":"café","eventType":"FOCUS","eventTime":2}"#,
+        ]);
+        let out = run::<Stats>("", &batch).unwrap();
+        assert_eq!(out.rows, vec![row("café", 0, "FOCUS", 2, 1, 2)]);
+    }
+
+    #[test]
+    fn empty_batch_emits_nothing_and_params_are_refused() {
+        let out = run::<Stats>("{}", &OwnedBatch::new("t", 0)).unwrap();
+        assert!(out.verdicts.is_empty() && out.rows.is_empty());
+        assert!(run::<Stats>(r#"{"x": 1}"#, &OwnedBatch::new("t", 0)).unwrap_err().contains("unknown field `x`"));
+    }
+}

@@ -217,8 +217,8 @@ enum Sink {
 /// A delivery report: the event and what became of it.
 type Report = (Event, Result<OwnedDeliveryResult, futures::channel::oneshot::Canceled>);
 
-fn delivered(event: Event, delivery: DeliveryFuture) -> impl Future<Output = Report> {
-    async move { (event, delivery.await) }
+async fn delivered(event: Event, delivery: DeliveryFuture) -> Report {
+    (event, delivery.await)
 }
 
 /// The counts, the events file and the progress line, kept together.

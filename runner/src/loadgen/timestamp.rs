@@ -1,8 +1,8 @@
 //! The three shapes of `timestamp` the platform sends, and their parser.
 //!
-//! - [`TimestampFormat::Offset`]: `"2026-01-28T10:15:30.120+09:00"` (most events)
-//! - [`TimestampFormat::EpochMillis`]: `1769562930120` (a JSON number)
-//! - [`TimestampFormat::Local`]: `"2026-01-28T10:15:30.120"`, wall-clock time
+//! - `Offset`: `"2026-01-28T10:15:30.120+09:00"` (most events)
+//! - `EpochMillis`: `1769562930120` (a JSON number)
+//! - `Local`: `"2026-01-28T10:15:30.120"`, wall-clock time
 //!   at the platform's offset (+09:00 by default)
 //!
 //! All three carry milliseconds. [`parse`] reads any of them back, the way the

@@ -3,5 +3,6 @@
 //! reach them fails and says so.
 
 mod helpers;
+mod kafka_roundtrip;
 mod migrations;
 mod sink;

@@ -1,0 +1,55 @@
+# syntax=docker/dockerfile:1
+#
+# Sluice container image: the `sluice` binary, the seed pipeline and its WASM transforms.
+#
+#   docker build -t sluice .          (or: docker compose up --build)
+#
+# At run time it reads /etc/sluice/pipeline.toml (module paths in it are relative to that
+# file, so the seed transforms live in /etc/sluice/target/transforms/), and takes
+# KAFKA_BROKERS and DATABASE_URL from the environment. Mount your own pipeline.toml and
+# .wasm files over /etc/sluice to change the pipeline without rebuilding the image.
+
+ARG RUST_VERSION=1.95
+
+# ---------------------------------------------------------------- build
+FROM rust:${RUST_VERSION}-bookworm AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      cmake build-essential pkg-config libssl-dev libsasl2-dev zlib1g-dev \
+ && rm -rf /var/lib/apt/lists/*
+RUN rustup target add wasm32-wasip2
+WORKDIR /src
+COPY . .
+# Cache mounts keep the crates.io index and incremental artefacts between builds; the
+# results are copied out of the cached target dir within the same step.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/usr/local/cargo/git \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p sluice --bin sluice \
+ && scripts/build-transforms \
+ && mkdir -p /out/bin /out/transforms \
+ && cp target/release/sluice /out/bin/sluice \
+ && cp target/transforms/*.wasm /out/transforms/
+
+# ---------------------------------------------------------------- runtime
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates curl libssl3 libsasl2-2 zlib1g \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system sluice \
+ && useradd --system --gid sluice --home-dir /nonexistent --shell /usr/sbin/nologin sluice
+COPY --from=build /out/bin/sluice /usr/local/bin/sluice
+COPY --from=build /out/transforms/ /etc/sluice/target/transforms/
+COPY pipeline.toml /etc/sluice/pipeline.toml
+ENV SLUICE_CONFIG=/etc/sluice/pipeline.toml \
+    SLUICE_LISTEN=0.0.0.0:9464 \
+    RUST_LOG=info
+USER sluice
+EXPOSE 9464
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD curl -fsS http://127.0.0.1:9464/healthz >/dev/null || exit 1
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["sluice"]
+# `sluice run` finds its pipeline through SLUICE_CONFIG.
+CMD ["run"]

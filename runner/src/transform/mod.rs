@@ -1,10 +1,39 @@
-//! The WebAssembly sandbox (WIP).
+//! The WebAssembly sandbox, and the only part of the runner that knows
+//! wasmtime. Everything else uses the few types re-exported here.
+//!
+//! ```text
+//!  TransformEngine ──load_stage──► Stage ──process(&Batch)──► StageOutput | StageFailure
+//!   (one per process:               (one long-lived instance,
+//!    epoch ticker, module cache)     rebuilt after a trap)
+//!
+//!  Chain ──run(&Batch)──► ChainOutput { per record: kept/rejected, rows per output }
+//!   (stages in order,          | ChainFailure::BrokenDeploy
+//!    poison-pill isolation,
+//!    reload_changed)
+//! ```
+//!
+//! Files, one concept each:
+//! - `engine`: wasmtime configuration, epoch ticker, compiled-module cache.
+//! - `stage`: one loaded, initialized stage and its calls.
+//! - `limits`: memory, time, stack and log limits.
+//! - `host`: what a module can reach: `host.log`, capability-free WASI.
+//! - `batch`: host-side records and their columnar form for the boundary.
+//! - `output`: verdicts, rows, typed values, declared outputs.
+//! - `contract`: the `sluice:transform@0.1.0` version check and the checks
+//!   on what a stage answers.
+//! - `chain`: stages in order; `isolate` finds poison pills by splitting.
+//! - `reload`: noticing changed module files; `params`: TOML to JSON.
+//! - `error`: [`TransformError`] (loading) and [`StageFailure`] (a call).
+//! - `bindings`: generated from `transforms/wit`; private to this module.
+
 mod batch;
-pub(crate) mod bindings;
+mod bindings;
+mod chain;
 mod contract;
 mod engine;
 mod error;
 mod host;
+mod isolate;
 mod limits;
 mod output;
 mod params;
@@ -12,6 +41,10 @@ mod reload;
 mod stage;
 
 pub use batch::{Batch, Record};
+pub use chain::{
+    BrokenWhy, Chain, ChainFailure, ChainOptions, ChainOutput, ChainSpec, OutputRow, OutputRows, RecordOutcome, Rejection,
+    ReloadReport, StageReport, StageSpec,
+};
 pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION, ContractMismatch, check_exports};
 pub use engine::{EPOCH_TICK, TransformEngine};
 pub use error::{StageFailure, TransformError};

@@ -144,6 +144,10 @@ impl Stage {
         &self.source
     }
 
+    pub(crate) fn set_fingerprint(&mut self, fingerprint: Fingerprint) {
+        self.source.fingerprint = fingerprint;
+    }
+
     pub(crate) fn name_arc(&self) -> Arc<str> {
         self.name.clone()
     }

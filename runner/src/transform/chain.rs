@@ -1,0 +1,494 @@
+//! The stages of a pipeline in order, run over one batch.
+//!
+//! Record `i` reaches stage `k + 1` only if stage `k` kept it, with the value
+//! it left. The result says, per input record, whether it came through (and
+//! with which value) or which stage rejected it and why, and gathers each
+//! stage's side-output rows with the index of their source record in the
+//! input batch. A row whose source a later stage rejects is dropped; a row
+//! without a source (an aggregate) is kept.
+//!
+//! Poison pills: when a stage fails in a way the sandbox contained, the
+//! failing records are isolated ([`isolate`](super::isolate)) and become
+//! rejects (dead letters) with the failure as reason, e.g. `stage "validate"
+//! trapped: …`. When that would reject more than `broken_deploy_percent` of
+//! the batch, or the module returns an error or breaks the contract, the
+//! whole batch fails with [`ChainFailure::BrokenDeploy`]: the caller pauses
+//! the partition and retries later. After isolation a stage's aggregate rows
+//! may come in several pieces (one per successful call); accumulating sinks
+//! merge them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::batch::Batch;
+use super::engine::TransformEngine;
+use super::error::{StageFailure, TransformError};
+use super::isolate::{self, Abort, Policy};
+use super::limits::StageLimits;
+use super::output::{Column, OutputDecl, Value, Verdict};
+use super::reload::{self, Check};
+use super::stage::{ModuleSource, Stage};
+use crate::config::Pipeline;
+
+/// How the chain tells poison pills from a broken deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainOptions {
+    /// A stage failing on more than this percent of a batch's records is
+    /// broken (`[dead_letter] broken_deploy_percent`, default 50).
+    pub broken_deploy_percent: u8,
+    /// …provided that is at least this many records, so that a poison pill
+    /// in a batch of one or two is still a dead letter (default 3).
+    pub broken_deploy_min_records: usize,
+    /// Most time spent isolating the failing records of one batch at one
+    /// stage before calling it broken (default 60 s; matters for timeouts).
+    pub isolation_budget: Duration,
+}
+
+impl Default for ChainOptions {
+    fn default() -> Self {
+        ChainOptions { broken_deploy_percent: 50, broken_deploy_min_records: 3, isolation_budget: Duration::from_secs(60) }
+    }
+}
+
+impl ChainOptions {
+    /// The options a pipeline file sets.
+    pub fn from_pipeline(pipeline: &Pipeline) -> ChainOptions {
+        let percent = pipeline.config.dead_letter.broken_deploy_percent.get();
+        ChainOptions { broken_deploy_percent: u8::try_from(percent).unwrap_or(100), ..ChainOptions::default() }
+    }
+}
+
+/// One stage to load: what `[[transforms]]` says, owned, so that a chain
+/// can be (re)loaded on any thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageSpec {
+    pub name: String,
+    /// Already resolved against the pipeline file's directory.
+    pub module: PathBuf,
+    pub params: toml::Table,
+    pub limits: StageLimits,
+}
+
+/// Everything needed to load a [`Chain`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainSpec {
+    pub stages: Vec<StageSpec>,
+    pub options: ChainOptions,
+}
+
+impl ChainSpec {
+    /// The stages and options of a pipeline file.
+    pub fn from_pipeline(pipeline: &Pipeline) -> ChainSpec {
+        let stages = pipeline
+            .config
+            .transforms
+            .iter()
+            .map(|t| StageSpec {
+                name: t.name.get_ref().as_str().to_string(),
+                module: pipeline.module_path(t),
+                params: t.params.clone(),
+                limits: t.limits.into(),
+            })
+            .collect();
+        ChainSpec { stages, options: ChainOptions::from_pipeline(pipeline) }
+    }
+
+    /// The smallest stack for a thread that runs this chain (see
+    /// [`TransformEngine::thread_stack_bytes`]).
+    pub fn thread_stack_bytes(&self) -> usize {
+        TransformEngine::thread_stack_bytes(self.stages.iter().map(|s| &s.limits))
+    }
+}
+
+/// The loaded stages of a pipeline.
+#[derive(Debug)]
+pub struct Chain {
+    stages: Vec<Slot>,
+    options: ChainOptions,
+}
+
+#[derive(Debug)]
+struct Slot {
+    stage: Stage,
+    /// The last module bytes that failed to load, not to be retried.
+    refused: Option<[u8; 32]>,
+}
+
+/// What happened to one input record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordOutcome {
+    /// Came through every stage; `value` is `None` when no stage replaced it.
+    Kept { value: Option<Vec<u8>> },
+    Rejected(Rejection),
+}
+
+impl RecordOutcome {
+    /// The final value of a kept record, given its original one.
+    pub fn kept_value<'a>(&'a self, original: &'a [u8]) -> Option<&'a [u8]> {
+        match self {
+            RecordOutcome::Kept { value: Some(v) } => Some(v),
+            RecordOutcome::Kept { value: None } => Some(original),
+            RecordOutcome::Rejected(_) => None,
+        }
+    }
+}
+
+/// A record a stage rejected, or that made it fail on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub stage: Arc<str>,
+    /// Position of the stage in the chain.
+    pub stage_index: usize,
+    /// The stage's reason, or the failure: `stage "validate" trapped: …`.
+    pub reason: String,
+    /// Set when the record made the stage fail (trap, timeout, memory,
+    /// stack) rather than being rejected by a verdict.
+    pub failure: Option<StageFailure>,
+}
+
+/// The rows of one side output of one stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputRows {
+    pub stage: Arc<str>,
+    pub output: String,
+    pub columns: Vec<Column>,
+    pub rows: Vec<OutputRow>,
+}
+
+/// One side-output row; `source` indexes the input batch's records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputRow {
+    pub source: Option<usize>,
+    pub values: Vec<Value>,
+}
+
+/// What one stage did with one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageReport {
+    pub stage: Arc<str>,
+    pub records_in: usize,
+    pub kept: usize,
+    /// Rejected by a verdict.
+    pub rejected: usize,
+    /// Rejected because they made the stage fail on their own.
+    pub isolated: usize,
+    /// Rows emitted, before rows of records rejected later are dropped.
+    pub rows: usize,
+    /// `process` calls (more than one when records were isolated).
+    pub calls: u32,
+    pub elapsed: Duration,
+}
+
+/// The chain's answer for one batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainOutput {
+    /// One per input record, in order.
+    pub records: Vec<RecordOutcome>,
+    /// Every declared output of every stage, in chain order, even if empty.
+    pub outputs: Vec<OutputRows>,
+    /// One per stage, in chain order.
+    pub stages: Vec<StageReport>,
+}
+
+impl ChainOutput {
+    /// The rows of `stage`'s output `output`, if declared.
+    pub fn output(&self, stage: &str, output: &str) -> Option<&OutputRows> {
+        self.outputs.iter().find(|o| &*o.stage == stage && o.output == output)
+    }
+}
+
+/// The batch cannot go through; nothing of it should be written.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChainFailure {
+    /// The stage is broken, not the data: pause the partition, retry with
+    /// backoff, alert.
+    #[error("stage \"{stage}\" looks like a broken deploy: {why}")]
+    BrokenDeploy { stage: String, failure: StageFailure, why: BrokenWhy },
+}
+
+/// Why a stage was judged broken.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BrokenWhy {
+    /// `process` returned an error, broke the contract, or could not restart.
+    Module(StageFailure),
+    /// At least `failing` of `records` records make it fail.
+    TooManyFailing { failing: usize, records: usize, failure: StageFailure },
+    /// Isolating the failing records took longer than the budget.
+    IsolationBudget { budget: Duration, failure: StageFailure },
+}
+
+impl fmt::Display for BrokenWhy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BrokenWhy::Module(failure) => write!(f, "it {failure}"),
+            BrokenWhy::TooManyFailing { failing, records, failure } => {
+                write!(f, "it fails on at least {failing} of {records} records (it {failure})")
+            }
+            BrokenWhy::IsolationBudget { budget, failure } => write!(
+                f,
+                "finding the records it fails on took more than {} s (it {failure})",
+                budget.as_secs_f64()
+            ),
+        }
+    }
+}
+
+/// What [`Chain::reload_changed`] did.
+#[derive(Debug, Default)]
+pub struct ReloadReport {
+    /// Stages now running a new module.
+    pub reloaded: Vec<String>,
+    /// Stages whose new module was refused; they keep the old one.
+    pub refused: Vec<TransformError>,
+}
+
+impl Chain {
+    /// A chain of already loaded stages, in order.
+    pub fn new(stages: Vec<Stage>, options: ChainOptions) -> Chain {
+        Chain { stages: stages.into_iter().map(|stage| Slot { stage, refused: None }).collect(), options }
+    }
+
+    /// Loads every stage of `spec`, in order (compiling modules not in the
+    /// engine's cache yet: do this off the batch path).
+    pub fn load(engine: &TransformEngine, spec: &ChainSpec) -> Result<Chain, TransformError> {
+        let stages = spec
+            .stages
+            .iter()
+            .map(|s| engine.load_stage(&s.name, &s.module, &s.params, s.limits))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Chain::new(stages, spec.options))
+    }
+
+    /// Every output every stage declared, in chain order, with its stage's
+    /// name: what the sink plans its tables against.
+    pub fn outputs(&self) -> impl Iterator<Item = (&str, &OutputDecl)> {
+        self.stages.iter().flat_map(|s| s.stage.outputs().iter().map(move |o| (s.stage.name(), o)))
+    }
+
+    pub fn stages(&self) -> impl ExactSizeIterator<Item = &Stage> {
+        self.stages.iter().map(|s| &s.stage)
+    }
+
+    pub fn options(&self) -> ChainOptions {
+        self.options
+    }
+
+    /// Runs `batch` through every stage.
+    pub fn run(&mut self, batch: &Batch) -> Result<ChainOutput, ChainFailure> {
+        let n = batch.records.len();
+        let mut replaced: Vec<Option<Vec<u8>>> = vec![None; n];
+        let mut rejected: Vec<Option<Rejection>> = vec![None; n];
+        let mut alive: Vec<usize> = (0..n).collect();
+        let mut outputs: Vec<(usize, OutputRows)> = Vec::new();
+        let mut reports = Vec::with_capacity(self.stages.len());
+        let policy = Policy {
+            percent: self.options.broken_deploy_percent,
+            min_records: self.options.broken_deploy_min_records,
+            budget: self.options.isolation_budget,
+        };
+
+        for (k, slot) in self.stages.iter_mut().enumerate() {
+            let stage = &mut slot.stage;
+            let name = stage.name_arc();
+            let started = Instant::now();
+            let records_in = alive.len();
+            let mut mine: Vec<OutputRows> = stage
+                .outputs()
+                .iter()
+                .map(|d| OutputRows { stage: name.clone(), output: d.name.clone(), columns: d.columns.clone(), rows: Vec::new() })
+                .collect();
+            let mut report = StageReport {
+                stage: name.clone(),
+                records_in,
+                kept: 0,
+                rejected: 0,
+                isolated: 0,
+                rows: 0,
+                calls: 0,
+                elapsed: Duration::ZERO,
+            };
+            if !alive.is_empty() {
+                let found = isolate::run(alive.clone(), &policy, |set| {
+                    stage.process_with(&batch.topic, batch.partition, |c| {
+                        for &i in set {
+                            let record = &batch.records[i];
+                            c.push(record, replaced[i].as_deref().unwrap_or(&record.value));
+                        }
+                    })
+                })
+                .map_err(|abort| broken(&name, abort, records_in, policy.budget))?;
+                report.calls = found.calls;
+                for (set, out) in found.ok {
+                    for (j, verdict) in out.verdicts.into_iter().enumerate() {
+                        let i = set[j];
+                        match verdict {
+                            Verdict::Keep => {}
+                            Verdict::Replace(value) => replaced[i] = Some(value),
+                            Verdict::Reject(reason) => {
+                                report.rejected += 1;
+                                rejected[i] =
+                                    Some(Rejection { stage: name.clone(), stage_index: k, reason, failure: None });
+                            }
+                        }
+                    }
+                    report.rows += out.rows.len();
+                    for row in out.rows {
+                        let source = row.source.map(|j| set[j]);
+                        mine[row.output].rows.push(OutputRow { source, values: row.values });
+                    }
+                }
+                for (i, failure) in found.bad {
+                    report.isolated += 1;
+                    tracing::warn!(stage = &*name, offset = batch.records[i].offset, %failure, "record isolated as a poison pill");
+                    rejected[i] = Some(Rejection {
+                        stage: name.clone(),
+                        stage_index: k,
+                        reason: format!("stage \"{name}\" {failure}"),
+                        failure: Some(failure),
+                    });
+                }
+                alive.retain(|&i| rejected[i].is_none());
+            }
+            report.kept = alive.len();
+            report.elapsed = started.elapsed();
+            reports.push(report);
+            outputs.extend(mine.into_iter().map(|o| (k, o)));
+        }
+
+        let outputs = outputs
+            .into_iter()
+            .map(|(k, mut o)| {
+                o.rows.retain(|row| match row.source.and_then(|i| rejected[i].as_ref()) {
+                    Some(r) => r.stage_index <= k,
+                    None => true,
+                });
+                o
+            })
+            .collect();
+        let records = rejected
+            .into_iter()
+            .zip(replaced)
+            .map(|(r, value)| match r {
+                Some(r) => RecordOutcome::Rejected(r),
+                None => RecordOutcome::Kept { value },
+            })
+            .collect();
+        Ok(ChainOutput { records, outputs, stages: reports })
+    }
+
+    /// Checks each stage's module file (size and time, then content hash);
+    /// for each that changed, loads and inits the new module and swaps it in
+    /// if that worked and it declares the same outputs. Otherwise the old
+    /// module stays, the refusal is logged and reported, and the same bytes
+    /// are not tried again. Compiling happens on the calling thread.
+    pub fn reload_changed(&mut self, engine: &TransformEngine) -> ReloadReport {
+        let mut report = ReloadReport::default();
+        for slot in &mut self.stages {
+            let name = slot.stage.name().to_string();
+            let source = slot.stage.source().clone();
+            let (bytes, fingerprint) = match reload::check(&source.path, &source.fingerprint) {
+                Ok(Check::Unchanged) => continue,
+                Ok(Check::Touched(fingerprint)) => {
+                    slot.stage.set_fingerprint(fingerprint);
+                    continue;
+                }
+                Ok(Check::Changed(bytes, fingerprint)) => (bytes, fingerprint),
+                Err(source_err) => {
+                    // A module being replaced may be briefly missing: keep
+                    // the old one and look again next time.
+                    tracing::debug!(stage = name, module = %source.path.display(), "cannot check module: {source_err}");
+                    continue;
+                }
+            };
+            if slot.refused == Some(fingerprint.sha256) {
+                continue;
+            }
+            let sha = fingerprint.sha256;
+            let new_source = ModuleSource { path: source.path.clone(), params: source.params.clone(), fingerprint };
+            let result = engine.load_bytes(&name, &bytes, new_source, slot.stage.limits()).and_then(|new| {
+                if new.outputs() == slot.stage.outputs() {
+                    Ok(new)
+                } else {
+                    Err(TransformError::Outputs {
+                        stage: name.clone(),
+                        message: "the new module declares other outputs than the running one; \
+                                  restart the pipeline to change a stage's outputs"
+                            .to_string(),
+                    })
+                }
+            });
+            match result {
+                Ok(new) => {
+                    tracing::info!(stage = name, module = %path_str(&source.path), sha256 = %&new.module_sha256()[..16], "reloaded transform module");
+                    slot.stage = new;
+                    slot.refused = None;
+                    report.reloaded.push(name);
+                }
+                Err(error) => {
+                    tracing::error!(stage = name, "kept the running module: {error}");
+                    slot.refused = Some(sha);
+                    report.refused.push(error);
+                }
+            }
+        }
+        report
+    }
+}
+
+fn path_str(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn broken(stage: &str, abort: Abort, records: usize, budget: Duration) -> ChainFailure {
+    let (failure, why) = match abort {
+        Abort::NotData(failure) => (failure.clone(), BrokenWhy::Module(failure)),
+        Abort::TooMany { failure, failing } => {
+            (failure.clone(), BrokenWhy::TooManyFailing { failing, records, failure })
+        }
+        Abort::Budget { failure, failing: _ } => (failure.clone(), BrokenWhy::IsolationBudget { budget, failure }),
+    };
+    ChainFailure::BrokenDeploy { stage: stage.to_string(), failure, why }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_move_between_threads() {
+        fn is_send<T: Send + 'static>() {}
+        is_send::<Chain>();
+        is_send::<ChainSpec>();
+        is_send::<TransformEngine>();
+    }
+
+    #[test]
+    fn spec_from_the_seed_pipeline() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipeline.toml");
+        let pipeline = Pipeline::load(&root).unwrap();
+        let spec = ChainSpec::from_pipeline(&pipeline);
+        let names: Vec<&str> = spec.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["validate", "stats"]);
+        assert!(spec.stages[0].module.ends_with("target/transforms/validate.wasm"));
+        assert_eq!(spec.stages[0].params["local_offset"].as_str(), Some("+09:00"));
+        assert_eq!(spec.options.broken_deploy_percent, 50);
+        assert!(spec.thread_stack_bytes() >= 512 << 10);
+    }
+
+    #[test]
+    fn broken_deploy_messages() {
+        let f = ChainFailure::BrokenDeploy {
+            stage: "v".into(),
+            failure: StageFailure::Trap("x".into()),
+            why: BrokenWhy::TooManyFailing { failing: 60, records: 100, failure: StageFailure::Trap("x".into()) },
+        };
+        assert_eq!(
+            f.to_string(),
+            "stage \"v\" looks like a broken deploy: it fails on at least 60 of 100 records (it trapped: x)"
+        );
+        let g = BrokenWhy::Module(StageFailure::GuestError("bad params".into()));
+        assert_eq!(g.to_string(), "it returned an error: bad params");
+    }
+}

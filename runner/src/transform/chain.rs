@@ -170,6 +170,8 @@ pub struct StageReport {
     pub stage: Arc<str>,
     pub records_in: usize,
     pub kept: usize,
+    /// Kept with a new value.
+    pub replaced: usize,
     /// Rejected by a verdict.
     pub rejected: usize,
     /// Rejected because they made the stage fail on their own.
@@ -303,6 +305,7 @@ impl Chain {
                 stage: name.clone(),
                 records_in,
                 kept: 0,
+                replaced: 0,
                 rejected: 0,
                 isolated: 0,
                 rows: 0,
@@ -325,7 +328,10 @@ impl Chain {
                         let i = set[j];
                         match verdict {
                             Verdict::Keep => {}
-                            Verdict::Replace(value) => replaced[i] = Some(value),
+                            Verdict::Replace(value) => {
+                                report.replaced += 1;
+                                replaced[i] = Some(value);
+                            }
                             Verdict::Reject(reason) => {
                                 report.rejected += 1;
                                 rejected[i] =

@@ -57,9 +57,12 @@ impl Progress {
             return;
         }
         self.last_refresh = now;
+        // The rate over the last second or so; over the run until then.
         let window = now.duration_since(self.window_start).as_secs_f64();
+        if window >= 1.0 || self.window_sent == 0 {
+            self.rate = c.sent.saturating_sub(self.window_sent) as f64 / window.max(0.001);
+        }
         if window >= 1.0 {
-            self.rate = (c.sent - self.window_sent) as f64 / window;
             self.window_start = now;
             self.window_sent = c.sent;
         }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::Pipeline;
 
 #[derive(Debug, Parser)]
@@ -16,6 +18,35 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Consume, transform and write until stopped (SIGTERM or Ctrl-C finish
+    /// the batches in hand first). The default command.
+    Run {
+        /// The pipeline file.
+        #[arg(long, short, default_value = "pipeline.toml", env = "SLUICE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Check a pipeline fully without consuming anything: the config, every
+    /// module loads and accepts its params, the tables have the columns the
+    /// pipeline writes.
+    Check {
+        /// The pipeline file.
+        #[arg(long, short, default_value = "pipeline.toml", env = "SLUICE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run the pipeline's transforms over a local file, one record value per
+    /// line, and show what each stage kept, rejected and emitted. No Kafka,
+    /// no MySQL.
+    Try {
+        /// The pipeline file whose transforms to run.
+        #[arg(long, short, default_value = "pipeline.toml", env = "SLUICE_CONFIG")]
+        config: PathBuf,
+        /// The input: each line is one record's value (JSONL for the seed pipeline).
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Print a machine-readable JSON summary instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply the database migrations and exit.
     Migrate {
         /// The pipeline file whose database to migrate.
@@ -28,17 +59,84 @@ pub enum Command {
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     crate::telemetry::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let default_config = || PathBuf::from(std::env::var("SLUICE_CONFIG").unwrap_or_else(|_| "pipeline.toml".into()));
     match cli.command {
-        Some(Command::Migrate { config }) => runtime.block_on(migrate(config)),
-        None => anyhow::bail!("no command given; try `sluice --help`"),
+        Some(Command::Try { config, input, json }) => crate::dry_run::main(&config, &input, json),
+        Some(Command::Migrate { config }) => {
+            let pipeline = Pipeline::load(&config)?;
+            runtime(&pipeline)?.block_on(migrate(pipeline))
+        }
+        Some(Command::Check { config }) => {
+            let pipeline = Pipeline::load(&config)?;
+            runtime(&pipeline)?.block_on(check(pipeline))
+        }
+        Some(Command::Run { config }) => {
+            let pipeline = Pipeline::load(&config)?;
+            runtime(&pipeline)?.block_on(run(pipeline))
+        }
+        None => {
+            let pipeline = Pipeline::load(&default_config())?;
+            runtime(&pipeline)?.block_on(run(pipeline))
+        }
     }
 }
 
-async fn migrate(config: PathBuf) -> anyhow::Result<()> {
-    let pipeline = Pipeline::load(&config)?;
+/// The async runtime, with threads whose stacks hold the deepest stage's
+/// WebAssembly stack (stages run on the runtime's blocking threads).
+fn runtime(pipeline: &Pipeline) -> anyhow::Result<tokio::runtime::Runtime> {
+    let stack = crate::transform::ChainSpec::from_pipeline(pipeline).thread_stack_bytes();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(stack.max(2 << 20))
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn migrate(pipeline: Pipeline) -> anyhow::Result<()> {
     let pool = crate::db::connect(pipeline.database_url()?, 1).await?;
     crate::db::migrate(&pool).await?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+async fn run(pipeline: Pipeline) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    crate::pipeline::run(pipeline, shutdown).await
+}
+
+async fn check(pipeline: Pipeline) -> anyhow::Result<()> {
+    // Already cancelled: an unreachable database is an error, not a wait.
+    let no_wait = CancellationToken::new();
+    no_wait.cancel();
+    let prepared = crate::pipeline::prepare(&pipeline, &no_wait).await?;
+    anyhow::ensure!(prepared.is_some(), "cannot reach the database of {}", pipeline.path.display());
+    println!(
+        "{}: ok ({} stages, {} tables)",
+        pipeline.path.display(),
+        pipeline.config.transforms.len(),
+        pipeline.config.sink.tables.len()
+    );
+    Ok(())
+}
+
+/// Cancels `token` at the first SIGTERM or SIGINT.
+async fn cancel_on_signal(token: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("signal received");
+    token.cancel();
 }

@@ -92,7 +92,7 @@ impl SourceContext {
             let stop = self.shutdown.child_token();
             let control = PartitionControl { stop: stop.clone(), requests: self.requests.clone(), partition };
             let _guard = self.runtime.enter();
-            let task = self.partitions.start(partition, stored.get(&partition).copied(), rx, control);
+            let task = Arc::clone(&self.partitions).start(partition, stored.get(&partition).copied(), rx, control);
             workers.insert(partition, Worker { records: tx, epoch: 0, stop, task });
         }
     }

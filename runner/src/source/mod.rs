@@ -36,7 +36,7 @@ pub trait Partitions: Send + Sync + 'static {
     /// Starts the worker of a newly assigned partition. `stored` is its
     /// stored next offset, if any. The worker ends when `records` closes or
     /// `control.stop` is cancelled, after finishing the batch in hand.
-    fn start(&self, partition: i32, stored: Option<i64>, records: mpsc::Receiver<Routed>, control: PartitionControl) -> JoinHandle<()>;
+    fn start(self: std::sync::Arc<Self>, partition: i32, stored: Option<i64>, records: mpsc::Receiver<Routed>, control: PartitionControl) -> JoinHandle<()>;
 }
 
 /// A worker's line back to the source.

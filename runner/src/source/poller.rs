@@ -102,7 +102,7 @@ struct Poller {
 impl Poller {
     fn run(mut self, shutdown: &CancellationToken) {
         while !shutdown.is_cancelled() {
-            self.serve_requests();
+            self.serve_requests(CommitMode::Async);
             self.drain_pending();
             match self.consumer.poll(POLL) {
                 Some(Ok(message)) => {
@@ -117,10 +117,7 @@ impl Poller {
         }
         tracing::info!("source stopping: finishing in-flight batches");
         self.consumer.context().stop_workers(None);
-        self.serve_requests();
-        if let Err(e) = self.consumer.commit_consumer_state(CommitMode::Sync) {
-            tracing::debug!(error = %e, "final Kafka commit");
-        }
+        self.serve_requests(CommitMode::Sync);
         self.consumer.unsubscribe();
     }
 
@@ -193,7 +190,7 @@ impl Poller {
         }
     }
 
-    fn serve_requests(&mut self) {
+    fn serve_requests(&mut self, mode: CommitMode) {
         let mut commits = TopicPartitionList::new();
         while let Ok(request) = self.requests.try_recv() {
             match request {
@@ -216,9 +213,9 @@ impl Poller {
             }
         }
         if commits.count() > 0 {
-            // Kafka's copy is secondary (for lag tools): asynchronous, and a
-            // failure only delays what those tools show.
-            if let Err(e) = self.consumer.commit(&commits, CommitMode::Async) {
+            // Kafka's copy is secondary (for lag tools): asynchronous while
+            // running, and a failure only delays what those tools show.
+            if let Err(e) = self.consumer.commit(&commits, mode) {
                 tracing::debug!(error = %e, "Kafka offset commit");
             }
         }

@@ -5,4 +5,5 @@
 mod helpers;
 mod kafka_roundtrip;
 mod migrations;
+mod pipeline;
 mod sink;

@@ -1,0 +1,78 @@
+//! From the chain's answer to the sink's batch write.
+
+use crate::sink::{BatchWrite, Cell, DeadLetter, RowSource, TableRows};
+use crate::transform::{Batch, ChainOutput, RecordOutcome, Value};
+
+use super::worker::Shared;
+
+/// A side-output value as a bind value.
+fn cell(value: &Value) -> Cell {
+    match value {
+        Value::Null => Cell::Null,
+        Value::Int(v) => Cell::Int(*v),
+        Value::Float(v) => Cell::Float(*v),
+        Value::Text(v) => Cell::Text(v.clone()),
+        Value::Bytes(v) => Cell::Bytes(v.clone()),
+        Value::TimestampMs(ms) => Cell::from_epoch_ms(*ms),
+    }
+}
+
+/// Everything `output` says about `batch`, as one write: rows for each
+/// planned table, a dead letter for each rejected record, and the
+/// partition's next offset.
+pub(super) fn batch_write<'a>(shared: &'a Shared, batch: &Batch, expected: Option<i64>, output: &ChainOutput) -> BatchWrite<'a> {
+    let mut dead_letters = Vec::new();
+    for (record, outcome) in batch.records.iter().zip(&output.records) {
+        if let RecordOutcome::Rejected(rejection) = outcome {
+            dead_letters.push(DeadLetter {
+                stage: rejection.stage.to_string(),
+                reason: rejection.reason.clone(),
+                offset: record.offset,
+                key: record.key.clone(),
+                value: Some(record.value.clone()),
+            });
+        }
+    }
+    let mut tables = Vec::new();
+    for (index, plan) in shared.prepared.plans.iter().enumerate() {
+        let Some(rows) = output.output(&plan.stage, &plan.output) else {
+            continue;
+        };
+        let mut bound = Vec::with_capacity(rows.rows.len());
+        for row in &rows.rows {
+            let source = match row.source {
+                Some(i) => match (batch.records.get(i), output.records.get(i)) {
+                    // The record was rejected further down the chain: its rows go too.
+                    (_, Some(RecordOutcome::Rejected(_))) => continue,
+                    (Some(r), _) => Some(RowSource {
+                        topic: &batch.topic,
+                        partition: batch.partition,
+                        offset: r.offset,
+                        key: r.key.as_deref(),
+                        timestamp: r.timestamp,
+                    }),
+                    (None, _) => None,
+                },
+                None => None,
+            };
+            let values: Vec<Cell> = row.values.iter().map(cell).collect();
+            match plan.bind(&values, source) {
+                Ok(cells) => bound.push(cells),
+                Err(e) => tracing::error!(table = %plan.table, error = %e, "row dropped: it does not fit the table plan"),
+            }
+        }
+        if !bound.is_empty() {
+            tables.push(TableRows { plan: index, rows: bound });
+        }
+    }
+    let next = batch.records.last().map_or(expected.unwrap_or(0), |r| r.offset + 1);
+    BatchWrite {
+        pipeline: shared.pipeline.config.name.as_str(),
+        topic: &shared.topic,
+        partition: batch.partition,
+        expected,
+        next,
+        tables,
+        dead_letters,
+    }
+}

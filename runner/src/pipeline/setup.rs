@@ -1,0 +1,66 @@
+//! Start-up shared by `run` and `check`: database, migrations, modules,
+//! table plans, all checked before the first record is consumed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::MySqlPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Pipeline;
+use crate::sink::{self, OutputColumns, TablePlan};
+use crate::transform::{Chain, ChainSpec, TransformEngine};
+
+/// Everything a pipeline needs besides Kafka, checked.
+pub struct Prepared {
+    pub pool: MySqlPool,
+    pub engine: Arc<TransformEngine>,
+    pub plans: Vec<TablePlan>,
+    pub max_packet: usize,
+}
+
+/// Connects (waiting for the database while `shutdown` allows; `None` if it
+/// was cancelled first), migrates, loads every stage once (which checks the
+/// modules and their params), plans the tables and checks that they have the
+/// columns the plan writes.
+pub async fn prepare(pipeline: &Pipeline, shutdown: &CancellationToken) -> anyhow::Result<Option<Prepared>> {
+    let url = pipeline.database_url()?;
+    let max_connections = u32::try_from(pipeline.config.sink.max_connections.get()).unwrap_or(u32::MAX);
+    let mut wait = Duration::from_millis(500);
+    let pool = loop {
+        match crate::db::connect(url, max_connections).await {
+            Ok(pool) => break pool,
+            Err(e) => {
+                tracing::warn!(error = %e, "database not reachable; retrying in {wait:?}");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(None),
+                    () = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    };
+    crate::db::migrate(&pool).await?;
+    let engine = Arc::new(TransformEngine::new()?);
+    let chain = {
+        let engine = engine.clone();
+        let spec = ChainSpec::from_pipeline(pipeline);
+        tokio::task::spawn_blocking(move || Chain::load(&engine, &spec)).await.context("loading the transforms")??
+    };
+    let outputs: Vec<OutputColumns> = chain
+        .outputs()
+        .map(|(stage, decl)| OutputColumns {
+            stage: stage.to_string(),
+            output: decl.name.clone(),
+            columns: decl.columns.iter().map(|c| c.name.clone()).collect(),
+        })
+        .collect();
+    let plans = sink::plan_tables(pipeline, &outputs)?;
+    let problems = sink::verify_tables(&pool, &plans, &pipeline.config.dead_letter.table).await?;
+    if !problems.is_empty() {
+        anyhow::bail!("the database does not fit the pipeline:\n  {}", problems.join("\n  "));
+    }
+    let max_packet = sink::max_packet(&pool).await?;
+    Ok(Some(Prepared { pool, engine, plans, max_packet }))
+}

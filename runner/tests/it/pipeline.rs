@@ -1,0 +1,232 @@
+//! `sluice run` end to end against the real broker and MariaDB: exactly the
+//! valid events land once, every poison pill is dead-lettered, statistics
+//! add up, and that stays true across poison pills at offset 0, SIGKILL at
+//! random moments, and a rebalance after one of two processes dies.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rand::Rng;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use sluice::loadgen::{self, EventRecord, LoadgenConfig};
+
+use crate::helpers::db::fresh_database;
+use crate::helpers::kafka::{TestTopic, fresh_topic};
+use crate::helpers::sluice::{Sluice, assert_exact, expected_offsets, wait_for_offsets, write_pipeline};
+
+/// Sends `count` events from `sessions` learners, `interval_ms` apart per
+/// learner, with 5 % poison pills; returns every delivered event.
+async fn produce(topic: &TestTopic, dir: &Path, name: &str, count: u64, sessions: usize, interval_ms: u64, seed: u64) -> Vec<EventRecord> {
+    let events_path = dir.join(format!("{name}.jsonl"));
+    let mut config = LoadgenConfig::kafka(&topic.brokers, &topic.name);
+    config.count = Some(count);
+    config.interval_ms = interval_ms;
+    config.generator.sessions = sessions;
+    config.generator.seed = seed;
+    config.generator.poison_percent = 5.0;
+    config.events_out = Some(events_path.clone());
+    let summary = loadgen::run(config).await.expect("loadgen");
+    assert_eq!(summary.sent, count, "every event delivered");
+    assert!(summary.poison_kinds.values().all(|n| *n > 0), "every kind of poison pill was sent: {:?}", summary.poison_kinds);
+    loadgen::read_events(&events_path).expect("read the events file")
+}
+
+/// Kafka's committed offsets of `group` (the secondary copy lag tools read).
+fn committed(brokers: &str, group: &str, topic: &str, partitions: &[i32]) -> BTreeMap<i32, i64> {
+    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).set("group.id", group).create().expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in partitions {
+        tpl.add_partition(topic, *p);
+    }
+    let committed = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed offsets");
+    committed
+        .elements()
+        .iter()
+        .map(|e| (e.partition(), match e.offset() { Offset::Offset(o) => o, _ => -1 }))
+        .collect()
+}
+
+struct Run {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    url: String,
+    pool: sqlx::MySqlPool,
+    topic: TestTopic,
+    group: String,
+    started: usize,
+}
+
+impl Run {
+    async fn new(prefix: &str) -> Run {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = write_pipeline(dir.path());
+        let (url, pool) = fresh_database(prefix).await;
+        let topic = fresh_topic(prefix, 3).await;
+        let group = format!("{}-group", topic.name);
+        Run { dir, config, url, pool, topic, group, started: 0 }
+    }
+
+    fn sluice(&mut self) -> Sluice {
+        self.started += 1;
+        let log = self.dir.path().join(format!("sluice-{}.log", self.started));
+        Sluice::start(&self.config, &self.url, &self.topic.brokers, &self.topic.name, &self.group, log)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_exactly_once_with_poison_pills_and_zero_lag() {
+    let mut run = Run::new("e2e").await;
+    let mut sluice = run.sluice();
+    let events = produce(&run.topic, run.dir.path(), "events", 4000, 25, 0, 11).await;
+    let expected = expected_offsets(&events);
+    wait_for_offsets(&run.pool, &run.topic.name, &expected, Duration::from_secs(120), &mut [&mut sluice]).await;
+    assert_exact(&run.pool, &run.topic.name, &events).await;
+
+    // Lag: Kafka's copy of the offsets catches up with the log end.
+    let partitions: Vec<i32> = expected.keys().copied().collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let kafka = committed(&run.topic.brokers, &run.group, &run.topic.name, &partitions);
+        if kafka == expected {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "consumer lag not zero: committed {kafka:?}, log end {expected:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = sluice.terminate();
+    assert!(status.success(), "sluice exited with {status} after SIGTERM");
+    run.topic.delete().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_restart() {
+    let mut run = Run::new("pill0").await;
+    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &run.topic.brokers).create().expect("producer");
+    let topic = run.topic.name.clone();
+    let mut events = Vec::new();
+    let valid = |p: i32, i: i64| format!(r#"{{"sessionId":"learner-{p}","eventType":"FOCUS","timestamp":"2026-01-28T10:00:{i:02}.000+09:00"}}"#);
+    // Offset 0 of every partition is a poison pill.
+    for partition in 0..3 {
+        let pill = send(&producer, &topic, partition, "{\"sessionId\": \"broken", None).await;
+        assert_eq!(pill.offset, 0);
+        events.push(pill);
+    }
+    for partition in 0..3 {
+        for i in 0..5 {
+            events.push(send(&producer, &topic, partition, &valid(partition, i), Some(format!("learner-{partition}"))).await);
+        }
+    }
+    let mut sluice = run.sluice();
+    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
+    assert_exact(&run.pool, &run.topic.name, &events).await;
+    assert!(sluice.terminate().success());
+
+    // After a restart: another pill first, then more events; it flows past again.
+    for partition in 0..3 {
+        events.push(send(&producer, &topic, partition, "", None).await);
+        for i in 5..8 {
+            events.push(send(&producer, &topic, partition, &valid(partition, i), Some(format!("learner-{partition}"))).await);
+        }
+    }
+    let mut sluice = run.sluice();
+    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
+    assert_exact(&run.pool, &run.topic.name, &events).await;
+    assert!(sluice.terminate().success());
+    run.topic.delete().await;
+}
+
+/// Sends `value` to `partition`; `session` names the learner of a valid
+/// event, `None` marks a poison pill.
+async fn send(producer: &FutureProducer, topic: &str, partition: i32, value: &str, session: Option<String>) -> EventRecord {
+    let key = format!("p{partition}");
+    let delivery = producer
+        .send(FutureRecord::to(topic).partition(partition).key(&key).payload(value), Duration::from_secs(10))
+        .await
+        .expect("send");
+    record(delivery.partition, delivery.offset, value, session)
+}
+
+fn record(partition: i32, offset: i64, value: &str, session: Option<String>) -> EventRecord {
+    let poison = if session.is_some() { None } else { Some(loadgen::PoisonKind::MalformedJson) };
+    EventRecord {
+        seq: 0,
+        session: session.clone().unwrap_or_default(),
+        partition,
+        offset,
+        key: String::new(),
+        value: value.to_string(),
+        poison,
+        event_type: session.map(|_| loadgen::EventType::Focus),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
+    let mut run = Run::new("crash").await;
+    let producing = {
+        let (brokers, topic, dir) = (run.topic.brokers.clone(), run.topic.name.clone(), run.dir.path().to_path_buf());
+        tokio::spawn(async move {
+            let path = dir.join("events.jsonl");
+            let mut config = LoadgenConfig::kafka(brokers, topic);
+            config.count = Some(24_000);
+            config.interval_ms = 5;
+            config.generator.sessions = 12;
+            config.generator.seed = 7;
+            config.generator.poison_percent = 5.0;
+            config.events_out = Some(path.clone());
+            loadgen::run(config).await.expect("loadgen");
+            loadgen::read_events(&path).expect("events")
+        })
+    };
+    let mut rng = rand::rng();
+    for round in 0..10 {
+        let mut sluice = run.sluice();
+        let alive = Duration::from_millis(rng.random_range(700..2500));
+        tokio::time::sleep(alive).await;
+        sluice.assert_running();
+        sluice.kill();
+        eprintln!("round {round}: killed after {alive:?}");
+    }
+    let events = producing.await.expect("producer task");
+    let mut sluice = run.sluice();
+    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(180), &mut [&mut sluice]).await;
+    assert_exact(&run.pool, &run.topic.name, &events).await;
+    assert!(sluice.terminate().success());
+    run.topic.delete().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_in_one_group_survive_one_dying() {
+    let mut run = Run::new("rebalance").await;
+    let mut first = run.sluice();
+    let mut second = run.sluice();
+    let producing = {
+        let (brokers, topic, dir) = (run.topic.brokers.clone(), run.topic.name.clone(), run.dir.path().to_path_buf());
+        tokio::spawn(async move {
+            let path = dir.join("events.jsonl");
+            let mut config = LoadgenConfig::kafka(brokers, topic);
+            config.count = Some(16_000);
+            config.interval_ms = 5;
+            config.generator.sessions = 12;
+            config.generator.seed = 3;
+            config.generator.poison_percent = 5.0;
+            config.events_out = Some(path.clone());
+            loadgen::run(config).await.expect("loadgen");
+            loadgen::read_events(&path).expect("events")
+        })
+    };
+    // Both share the partitions for a while, then one dies mid-run.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    first.assert_running();
+    second.assert_running();
+    first.kill();
+    let events = producing.await.expect("producer task");
+    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(180), &mut [&mut second]).await;
+    assert_exact(&run.pool, &run.topic.name, &events).await;
+    assert!(second.terminate().success());
+    run.topic.delete().await;
+}

@@ -1,6 +1,8 @@
 //! The pure event stream: sessions taking turns, each event valid or, now and
 //! then, a poison pill. No I/O, no clock: the same [`GeneratorConfig`] (seed
-//! and start included) gives the same events, byte for byte.
+//! and start included) gives the same events, byte for byte. (The RNG is
+//! `rand`'s `StdRng`: reproducible with the same build; a `rand` upgrade may
+//! change the stream.)
 
 use anyhow::ensure;
 use chrono::{DateTime, FixedOffset};

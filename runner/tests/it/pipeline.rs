@@ -120,10 +120,13 @@ async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_res
             events.push(send(&producer, &topic, partition, &valid(partition, i), Some(format!("learner-{partition}"))).await);
         }
     }
+    let started = std::time::Instant::now();
     let mut sluice = run.sluice();
     wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
+    eprintln!("first start: offsets reached in {:?}", started.elapsed());
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(sluice.terminate().success());
+    eprintln!("first start: stopped after {:?}", started.elapsed());
 
     // After a restart: another pill first, then more events; it flows past again.
     for partition in 0..3 {

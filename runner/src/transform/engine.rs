@@ -59,6 +59,8 @@ struct Ticker {
 pub(crate) struct EngineGroup {
     pub(crate) engine: Engine,
     linker: Linker<HostState>,
+    /// Held while looking up and compiling, so that stages loading the
+    /// same module at once compile it once.
     cache: Mutex<HashMap<[u8; 32], Weak<CompiledModule>>>,
     _ticker: Arc<Ticker>,
 }
@@ -174,7 +176,8 @@ impl EngineGroup {
     /// The compiled module for `bytes`, from the cache or compiled now.
     fn module(self: &Arc<Self>, stage: &str, path: &Path, bytes: &[u8]) -> Result<Arc<CompiledModule>, TransformError> {
         let hash: [u8; 32] = Sha256::digest(bytes).into();
-        if let Some(module) = lock(&self.cache).get(&hash).and_then(Weak::upgrade) {
+        let mut cache = lock(&self.cache);
+        if let Some(module) = cache.get(&hash).and_then(Weak::upgrade) {
             return Ok(module);
         }
         let compile_err = |message: String| TransformError::Compile { stage: stage.to_string(), path: path.to_path_buf(), message };
@@ -201,7 +204,6 @@ impl EngineGroup {
             "compiled transform module"
         );
         let module = Arc::new(CompiledModule { hash, pre, group: self.clone() });
-        let mut cache = lock(&self.cache);
         cache.retain(|_, m| m.strong_count() > 0);
         cache.insert(hash, Arc::downgrade(&module));
         Ok(module)

@@ -63,7 +63,8 @@ pub enum StageFailure {
     /// The module tried to grow its memory past `limits.memory_mb`.
     #[error("ran out of memory (limit {limit_mb} MiB)")]
     OutOfMemory { limit_mb: u64 },
-    /// The module's stack went past `limits.stack_kb`.
+    /// The module's stack went past `limits.stack_kb`, or it recursed until
+    /// its own stack in linear memory ran out (reported alike).
     #[error("overflowed its stack (limit {limit_kb} KiB)")]
     StackOverflow { limit_kb: u64 },
     /// `process` returned an error: the module refuses the whole batch.

@@ -245,18 +245,41 @@ impl Stage {
     }
 }
 
+/// Frames of the trap's backtrace looked at for recursion (wasmtime keeps
+/// the innermost 20 by default).
+const RECURSION_FRAMES: usize = 16;
+
+/// True when the innermost frames are a few functions calling each other
+/// over and over: the shape of a stack overflow.
+fn looks_recursive(backtrace: &wasmtime::WasmBacktrace) -> bool {
+    let frames = backtrace.frames();
+    if frames.len() < RECURSION_FRAMES {
+        return false;
+    }
+    let mut distinct: Vec<u32> = frames[..RECURSION_FRAMES].iter().map(|f| f.func_index()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct.len() <= 3
+}
+
 /// Sorts a failed call's error into a [`StageFailure`].
 fn classify(error: &wasmtime::Error, panic: Option<String>, memory_hit: bool, limits: &StageLimits) -> StageFailure {
     if memory_hit || error.chain().any(|e| e.is::<MemoryLimitHit>()) {
         return StageFailure::OutOfMemory { limit_mb: limits.memory_mb };
     }
+    let backtrace = error.downcast_ref::<wasmtime::WasmBacktrace>();
     match error.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => StageFailure::Timeout { limit_ms: limits.time_ms },
         Some(wasmtime::Trap::StackOverflow) => StageFailure::StackOverflow { limit_kb: limits.stack_kb },
+        Some(wasmtime::Trap::MemoryOutOfBounds) if panic.is_none() && backtrace.is_some_and(looks_recursive) => {
+            // Compilers to wasm keep most of a function's frame on a stack
+            // in linear memory, placed first so that overflowing it runs
+            // below address 0: deep recursion then ends in an out-of-bounds
+            // access before the wasm stack limit is reached.
+            StageFailure::StackOverflow { limit_kb: limits.stack_kb }
+        }
         Some(trap) => StageFailure::Trap(panic.unwrap_or_else(|| {
-            let place = error
-                .downcast_ref::<wasmtime::WasmBacktrace>()
-                .and_then(|bt| bt.frames().iter().find_map(|f| f.func_name().map(str::to_string)));
+            let place = backtrace.and_then(|bt| bt.frames().iter().find_map(|f| f.func_name().map(str::to_string)));
             match place {
                 Some(func) => format!("{trap} in {func}"),
                 None => trap.to_string(),

@@ -6,4 +6,5 @@ mod helpers;
 mod kafka_roundtrip;
 mod migrations;
 mod pipeline;
+mod sandbox;
 mod sink;

@@ -17,8 +17,8 @@ pub struct DeadLetterConfig {
     /// `table = "dead_letter"`: written in the batch's own transaction.
     #[serde(default = "default_table")]
     pub table: SqlIdent,
-    /// `topic = "study-log-events.dlq"`: also publish dead letters here
-    /// (after the database commit; at least once).
+    /// `topic = "study-log-events.dlq"`: also publish dead letters here,
+    /// after the database commit (the table stays the record of truth).
     #[serde(default)]
     pub topic: Option<EnvString>,
     /// `broken_deploy_percent = 50`: when a stage traps on more than this

@@ -3,9 +3,11 @@
 //! - [`worker`]: one task per assigned partition: batch, transform, write,
 //!   retry; the only place that decides what happens to a batch.
 //! - [`rows`]: turns the chain's answer into the sink's batch write.
+//! - [`dead_letter_topic`]: the optional copy of dead letters on Kafka.
 //! - [`setup`]: what `run` and `check` share: loading the chain, planning the
 //!   tables against what the stages declare, checking the database.
 
+mod dead_letter_topic;
 mod rows;
 mod setup;
 mod worker;
@@ -32,7 +34,7 @@ pub async fn run(pipeline: Pipeline, shutdown: CancellationToken) -> anyhow::Res
     };
     let source_config = &pipeline.config.source;
     let queue_records = source_config.max_records.as_usize() * source_config.max_pending_batches.as_usize();
-    let shared = Arc::new(worker::Shared::new(pipeline, prepared));
+    let shared = Arc::new(worker::Shared::new(pipeline, prepared)?);
     let source = Source::start(&shared.pipeline.config.source, shared.clone(), queue_records, shutdown.clone())
         .context("starting the Kafka source")?;
     tracing::info!(

@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::Prepared;
+use super::dead_letter_topic::DeadLetterTopic;
 use super::rows;
 use crate::config::Pipeline;
 use crate::sink::{self, SinkError};
@@ -33,25 +34,31 @@ pub struct Shared {
     spec: ChainSpec,
     limits: BatchLimits,
     max_backoff: Duration,
+    dead_letter_topic: Option<DeadLetterTopic>,
 }
 
 impl Shared {
-    pub fn new(pipeline: Pipeline, prepared: Prepared) -> Shared {
+    pub fn new(pipeline: Pipeline, prepared: Prepared) -> anyhow::Result<Shared> {
         let source = &pipeline.config.source;
+        let dead_letter_topic = match &pipeline.config.dead_letter.topic {
+            Some(topic) => Some(DeadLetterTopic::new(source.brokers.as_str(), topic.as_str())?),
+            None => None,
+        };
         let limits = BatchLimits {
             max_records: source.max_records.as_usize(),
             max_bytes: source.max_bytes.as_usize(),
             max_wait: Duration::from_millis(source.max_wait_ms.get()),
         };
-        Shared {
+        Ok(Shared {
             topic: source.topic.as_str().to_string(),
             spec: ChainSpec::from_pipeline(&pipeline),
             max_backoff: Duration::from_millis(pipeline.config.sink.max_retry_backoff_ms.get()),
             limits,
             runtime: tokio::runtime::Handle::current(),
+            dead_letter_topic,
             pipeline,
             prepared,
-        }
+        })
     }
 }
 
@@ -101,6 +108,11 @@ pub async fn run(shared: Arc<Shared>, partition: i32, stored: Option<i64>, mut r
                 Ok(()) => {
                     expected = Some(write.next);
                     control.committed(write.next);
+                    if let Some(dlq) = &shared.dead_letter_topic {
+                        if !write.dead_letters.is_empty() {
+                            dlq.publish(&shared.topic, partition, &write.dead_letters).await;
+                        }
+                    }
                     tracing::debug!(partition, records = batch.records.len(), next = write.next, "batch written");
                     break;
                 }

@@ -15,8 +15,8 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use sluice::loadgen::{self, EventRecord, LoadgenConfig};
 
 use crate::helpers::db::fresh_database;
-use crate::helpers::kafka::{TestTopic, fresh_topic};
-use crate::helpers::sluice::{Sluice, assert_exact, expected_offsets, wait_for_offsets, write_pipeline};
+use crate::helpers::kafka::{TestTopic, consume_all, fresh_topic};
+use crate::helpers::sluice::{Sluice, assert_exact, expected_offsets, wait_for_offsets, write_pipeline, write_pipeline_with_dead_letter_topic};
 
 /// Sends `count` events from `sessions` learners, `interval_ms` apart per
 /// learner, with 5 % poison pills; returns every delivered event.
@@ -105,6 +105,9 @@ async fn end_to_end_exactly_once_with_poison_pills_and_zero_lag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_restart() {
     let mut run = Run::new("pill0").await;
+    // Dead letters also go to a topic of their own here.
+    let dlq = fresh_topic("pill0-dlq", 1).await;
+    run.config = write_pipeline_with_dead_letter_topic(run.dir.path(), Some(&dlq.name));
     let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &run.topic.brokers).create().expect("producer");
     let topic = run.topic.name.clone();
     let mut events = Vec::new();
@@ -120,13 +123,10 @@ async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_res
             events.push(send(&producer, &topic, partition, &valid(partition, i), Some(format!("learner-{partition}"))).await);
         }
     }
-    let started = std::time::Instant::now();
     let mut sluice = run.sluice();
     wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
-    eprintln!("first start: offsets reached in {:?}", started.elapsed());
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(sluice.terminate().success());
-    eprintln!("first start: stopped after {:?}", started.elapsed());
 
     // After a restart: another pill first, then more events; it flows past again.
     for partition in 0..3 {
@@ -139,6 +139,17 @@ async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_res
     wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(sluice.terminate().success());
+
+    // The dead-letter topic holds each pill's original value, once.
+    let pills: Vec<Vec<u8>> = events.iter().filter(|e| e.poison.is_some()).map(|e| e.value.as_bytes().to_vec()).collect();
+    let (copies, log_end) = consume_all(&dlq.brokers, &dlq.name, pills.len(), Duration::from_secs(30)).await;
+    assert_eq!(log_end.values().sum::<i64>(), i64::try_from(pills.len()).expect("count"), "no extra copies on the dead-letter topic");
+    let mut got: Vec<Vec<u8>> = copies.into_iter().map(|r| r.value).collect();
+    let mut want = pills;
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "dead-letter topic");
+    dlq.delete().await;
     run.topic.delete().await;
 }
 

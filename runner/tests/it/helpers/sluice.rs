@@ -17,6 +17,11 @@ pub fn repo_root() -> PathBuf {
 /// The seed pipeline, pointed at `target/transforms/*.wasm` by absolute
 /// path, written into `dir`. Panics if the modules are not built.
 pub fn write_pipeline(dir: &Path) -> PathBuf {
+    write_pipeline_with_dead_letter_topic(dir, None)
+}
+
+/// [`write_pipeline`], also publishing dead letters to `topic`.
+pub fn write_pipeline_with_dead_letter_topic(dir: &Path, topic: Option<&str>) -> PathBuf {
     let modules = repo_root().join("target/transforms");
     for name in ["validate", "stats"] {
         let path = modules.join(format!("{name}.wasm"));
@@ -25,6 +30,10 @@ pub fn write_pipeline(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(repo_root().join("pipeline.toml"))
         .expect("read pipeline.toml")
         .replace("module = \"target/transforms/", &format!("module = \"{}/", modules.display()));
+    let text = match topic {
+        Some(topic) => text.replace("table = \"dead_letter\"", &format!("table = \"dead_letter\"\ntopic = \"{topic}\"")),
+        None => text,
+    };
     let path = dir.join("pipeline.toml");
     std::fs::write(&path, text).expect("write the test pipeline");
     path

@@ -1,0 +1,63 @@
+//! The optional copy of dead letters on a Kafka topic (`[dead_letter] topic`).
+//!
+//! The `dead_letter` table, written in the batch's transaction, is the
+//! record of truth. The topic copy is published after that transaction
+//! commits: a crash between the two loses the copy of that batch's dead
+//! letters, never the table rows.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::sink::DeadLetter;
+
+/// A producer for the dead-letter topic.
+pub struct DeadLetterTopic {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl DeadLetterTopic {
+    pub fn new(brokers: &str, topic: &str) -> Result<DeadLetterTopic, rdkafka::error::KafkaError> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "30000")
+            .create()?;
+        Ok(DeadLetterTopic { producer, topic: topic.to_string() })
+    }
+
+    /// Publishes each dead letter with its original key and value, and where
+    /// it came from and why in headers (`sluice-stage`, `sluice-reason`,
+    /// `sluice-topic`, `sluice-partition`, `sluice-offset`). Waits for every
+    /// delivery; failures are logged.
+    pub async fn publish(&self, topic: &str, partition: i32, letters: &[DeadLetter]) {
+        let sends = letters.iter().map(|letter| {
+            let partition_text = partition.to_string();
+            let offset_text = letter.offset.to_string();
+            let headers = OwnedHeaders::new()
+                .insert(Header { key: "sluice-stage", value: Some(letter.stage.as_bytes()) })
+                .insert(Header { key: "sluice-reason", value: Some(letter.reason.as_bytes()) })
+                .insert(Header { key: "sluice-topic", value: Some(topic.as_bytes()) })
+                .insert(Header { key: "sluice-partition", value: Some(partition_text.as_bytes()) })
+                .insert(Header { key: "sluice-offset", value: Some(offset_text.as_bytes()) });
+            let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
+            if let Some(key) = &letter.key {
+                record = record.key(key.as_slice());
+            }
+            if let Some(value) = &letter.value {
+                record = record.payload(value.as_slice());
+            }
+            self.producer.send(record, Duration::from_secs(30))
+        });
+        for result in join_all(sends).await {
+            if let Err((e, _)) = result {
+                tracing::error!(topic = self.topic.as_str(), error = %e, "publishing a dead letter to Kafka failed (it is in the dead-letter table)");
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! MariaDB stopped and started again under a running `sluice`: it waits,
+//! resumes, and the tables are exactly what a clean run gives.
+//!
+//! A test binary of its own: it stops the shared database, so it must not run
+//! beside the tests in `it` (cargo runs test binaries one after another).
+
+#[allow(dead_code)]
+#[path = "it/helpers/mod.rs"]
+mod helpers;
+
+use std::process::Command;
+use std::time::Duration;
+
+use helpers::db::fresh_database;
+use helpers::kafka::fresh_topic;
+use helpers::sluice::{Sluice, assert_exact, expected_offsets, repo_root, wait_for_offsets, write_pipeline};
+use sluice::loadgen::{self, LoadgenConfig};
+
+fn stack(action: &str) {
+    let status = Command::new(repo_root().join("scripts/stack")).args([action, "mariadb"]).status().expect("run scripts/stack");
+    assert!(status.success(), "scripts/stack {action} mariadb failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sluice_waits_out_a_database_restart_and_stays_exact() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_pipeline(dir.path());
+    let (url, pool) = fresh_database("dbrestart").await;
+    let topic = fresh_topic("dbrestart", 3).await;
+    let mut sluice = Sluice::start(&config, &url, &topic.brokers, &topic.name, &format!("{}-group", topic.name), dir.path().join("sluice.log"));
+
+    let producing = {
+        let (brokers, name, path) = (topic.brokers.clone(), topic.name.clone(), dir.path().join("events.jsonl"));
+        tokio::spawn(async move {
+            let mut config = LoadgenConfig::kafka(brokers, name);
+            config.count = Some(16_000);
+            config.interval_ms = 5;
+            config.generator.sessions = 12;
+            config.generator.seed = 5;
+            config.generator.poison_percent = 5.0;
+            config.events_out = Some(path.clone());
+            loadgen::run(config).await.expect("loadgen");
+            loadgen::read_events(&path).expect("events")
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sluice.assert_running();
+    drop(pool);
+    tokio::task::spawn_blocking(|| stack("down")).await.expect("stop MariaDB");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    sluice.assert_running();
+    tokio::task::spawn_blocking(|| stack("up")).await.expect("start MariaDB");
+
+    let events = producing.await.expect("producer task");
+    let pool = sluice::db::connect(&url, 2).await.expect("reconnect");
+    wait_for_offsets(&pool, &topic.name, &expected_offsets(&events), Duration::from_secs(180), &mut [&mut sluice]).await;
+    assert_exact(&pool, &topic.name, &events).await;
+    assert!(sluice.terminate().success());
+    let log = std::fs::read_to_string(&sluice.log).unwrap_or_default();
+    assert!(log.contains("retrying"), "the outage was seen and waited out:\n{}", helpers::sluice::tail(&sluice.log));
+    topic.delete().await;
+}

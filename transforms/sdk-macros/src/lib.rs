@@ -4,6 +4,7 @@
 //! The attribute leaves the item as written (so it compiles and unit-tests
 //! natively) and adds, behind `cfg(target_arch = "wasm32")`, the component
 //! exports that drive it through `sluice_transform`'s runtime.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -30,7 +31,10 @@ pub fn transform(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// drive it.
 fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     if !attr.is_empty() {
-        return Err(syn::Error::new_spanned(attr, "#[transform] takes no arguments"));
+        return Err(syn::Error::new_spanned(
+            attr,
+            "#[transform] takes no arguments",
+        ));
     }
     match syn::parse2::<Item>(item)? {
         Item::Impl(imp) => expand_impl(imp),
@@ -76,10 +80,16 @@ fn expand_impl(imp: ItemImpl) -> syn::Result<TokenStream2> {
 fn expand_fn(f: ItemFn) -> syn::Result<TokenStream2> {
     let sig = &f.sig;
     if let Some(t) = &sig.asyncness {
-        return Err(syn::Error::new_spanned(t, "a transform function cannot be async"));
+        return Err(syn::Error::new_spanned(
+            t,
+            "a transform function cannot be async",
+        ));
     }
     if let Some(t) = &sig.unsafety {
-        return Err(syn::Error::new_spanned(t, "a transform function cannot be unsafe"));
+        return Err(syn::Error::new_spanned(
+            t,
+            "a transform function cannot be unsafe",
+        ));
     }
     if !sig.generics.params.is_empty() {
         return Err(syn::Error::new_spanned(
@@ -88,7 +98,10 @@ fn expand_fn(f: ItemFn) -> syn::Result<TokenStream2> {
         ));
     }
     if let Some(v) = &sig.variadic {
-        return Err(syn::Error::new_spanned(v, "a transform function cannot be variadic"));
+        return Err(syn::Error::new_spanned(
+            v,
+            "a transform function cannot be variadic",
+        ));
     }
     let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
     if let Some(FnArg::Receiver(r)) = inputs.first() {
@@ -100,7 +113,9 @@ fn expand_fn(f: ItemFn) -> syn::Result<TokenStream2> {
     let params_ty = match inputs.len() {
         2 => None,
         3 => {
-            let FnArg::Typed(arg) = inputs[0] else { unreachable!("receiver handled above") };
+            let FnArg::Typed(arg) = inputs[0] else {
+                unreachable!("receiver handled above")
+            };
             match &*arg.ty {
                 Type::Reference(r) => Some((*r.elem).clone()),
                 other => {
@@ -136,7 +151,14 @@ fn expand_fn(f: ItemFn) -> syn::Result<TokenStream2> {
     };
     let (fields, params, init) = match &params_ty {
         Some(ty) => (quote!((#ty)), quote!(#ty), quote!(Self(params))),
-        None => (quote!(), quote!(::sluice_transform::NoParams), quote!({ let _ = params; Self })),
+        None => (
+            quote!(),
+            quote!(::sluice_transform::NoParams),
+            quote!({
+                let _ = params;
+                Self
+            }),
+        ),
     };
     let glue = exports(&syn::parse_quote!(#stage));
     Ok(quote! {
@@ -218,32 +240,106 @@ mod tests {
 
     #[test]
     fn misuse_is_a_spanned_error() {
-        assert!(error(quote!(), quote!(struct S;))
-            .starts_with("#[transform] goes on `impl Transform for YourStage"));
-        assert_eq!(error(quote!(fast), quote!(fn f() {})), "#[transform] takes no arguments");
+        assert!(
+            error(
+                quote!(),
+                quote!(
+                    struct S;
+                )
+            )
+            .starts_with("#[transform] goes on `impl Transform for YourStage")
+        );
+        assert_eq!(
+            error(
+                quote!(fast),
+                quote!(
+                    fn f() {}
+                )
+            ),
+            "#[transform] takes no arguments"
+        );
         assert!(error(quote!(), quote!(impl S { fn f() {} })).contains("needs a trait impl"));
-        assert!(error(quote!(), quote!(impl Clone for S {})).contains("an impl of `sluice_transform::Transform`"));
-        assert!(error(quote!(), quote!(impl<T> Transform for S<T> {})).contains("cannot be generic"));
-        assert!(error(quote!(), quote!(async fn f(b: &Batch<'_>, o: &mut Output) {})).contains("async"));
-        assert!(error(quote!(), quote!(fn f<T>(b: &Batch<'_>, o: &mut Output) {})).contains("generic"));
-        assert!(error(quote!(), quote!(fn f(b: &Batch<'_>) {})).contains("takes `(batch: &Batch<'_>, out: &mut Output)`"));
-        assert!(error(quote!(), quote!(fn f(p: Params, b: &Batch<'_>, o: &mut Output) {})).contains("must be a reference"));
+        assert!(
+            error(quote!(), quote!(impl Clone for S {}))
+                .contains("an impl of `sluice_transform::Transform`")
+        );
+        assert!(
+            error(
+                quote!(),
+                quote!(
+                    impl<T> Transform for S<T> {}
+                )
+            )
+            .contains("cannot be generic")
+        );
+        assert!(
+            error(
+                quote!(),
+                quote!(
+                    async fn f(b: &Batch<'_>, o: &mut Output) {}
+                )
+            )
+            .contains("async")
+        );
+        assert!(
+            error(
+                quote!(),
+                quote!(
+                    fn f<T>(b: &Batch<'_>, o: &mut Output) {}
+                )
+            )
+            .contains("generic")
+        );
+        assert!(
+            error(
+                quote!(),
+                quote!(
+                    fn f(b: &Batch<'_>) {}
+                )
+            )
+            .contains("takes `(batch: &Batch<'_>, out: &mut Output)`")
+        );
+        assert!(
+            error(
+                quote!(),
+                quote!(
+                    fn f(p: Params, b: &Batch<'_>, o: &mut Output) {}
+                )
+            )
+            .contains("must be a reference")
+        );
     }
 
     #[test]
     fn expands_functions_and_impls() {
-        let out = expand(quote!(), quote!(fn f(p: &mut P, b: &Batch<'_>, o: &mut Output) -> Result<(), String> { Ok(()) }))
-            .unwrap()
-            .to_string();
+        let out = expand(
+            quote!(),
+            quote!(
+                fn f(p: &mut P, b: &Batch<'_>, o: &mut Output) -> Result<(), String> {
+                    Ok(())
+                }
+            ),
+        )
+        .unwrap()
+        .to_string();
         assert!(out.contains("struct __SluiceStage_f (P)"), "{out}");
         assert!(out.contains("type Params = P"), "{out}");
         assert!(out.contains("__export_stage"), "{out}");
         assert!(out.contains("cfg (target_arch = \"wasm32\")"), "{out}");
 
-        let out = expand(quote!(), quote!(fn g(b: &Batch<'_>, o: &mut Output) {})).unwrap().to_string();
+        let out = expand(
+            quote!(),
+            quote!(
+                fn g(b: &Batch<'_>, o: &mut Output) {}
+            ),
+        )
+        .unwrap()
+        .to_string();
         assert!(out.contains("NoParams"), "{out}");
 
-        let out = expand(quote!(), quote!(impl sluice_transform::Transform for S { })).unwrap().to_string();
+        let out = expand(quote!(), quote!(impl sluice_transform::Transform for S { }))
+            .unwrap()
+            .to_string();
         assert!(out.contains("Runtime < S >"), "{out}");
     }
 }

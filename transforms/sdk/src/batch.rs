@@ -23,7 +23,11 @@ pub struct OwnedBatch {
 impl OwnedBatch {
     /// An empty batch of `topic`/`partition`.
     pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        Self { topic: topic.into(), partition, ..Self::default() }
+        Self {
+            topic: topic.into(),
+            partition,
+            ..Self::default()
+        }
     }
 
     /// Appends a record with the next offset (0 for the first), no timestamp
@@ -140,10 +144,21 @@ impl<'a> Batch<'a> {
             ("headers", h, headers.len()),
         ] {
             if declared != actual as u64 {
-                return Err(BatchError { part, declared, actual });
+                return Err(BatchError {
+                    part,
+                    declared,
+                    actual,
+                });
             }
         }
-        Ok(Self { topic, partition, metas, keys, values, headers })
+        Ok(Self {
+            topic,
+            partition,
+            metas,
+            keys,
+            values,
+            headers,
+        })
     }
 
     pub fn topic(&self) -> &'a str {
@@ -165,7 +180,13 @@ impl<'a> Batch<'a> {
 
     /// The records in offset order.
     pub fn iter(&self) -> Records<'a> {
-        Records { batch: *self, index: 0, key_at: 0, value_at: 0, header_at: 0 }
+        Records {
+            batch: *self,
+            index: 0,
+            key_at: 0,
+            value_at: 0,
+            header_at: 0,
+        }
     }
 }
 
@@ -246,14 +267,23 @@ mod tests {
     use super::*;
 
     fn header(k: &str, v: Option<&str>) -> Header {
-        Header { key: k.into(), value: v.map(|v| v.as_bytes().to_vec()) }
+        Header {
+            key: k.into(),
+            value: v.map(|v| v.as_bytes().to_vec()),
+        }
     }
 
     #[test]
     fn decodes_keys_values_and_headers_in_place() {
         let mut owned = OwnedBatch::new("study-log-events", 2);
         owned
-            .push_record(10, Some(1_000), Some(b"k1"), b"first", &[header("a", Some("1"))])
+            .push_record(
+                10,
+                Some(1_000),
+                Some(b"k1"),
+                b"first",
+                &[header("a", Some("1"))],
+            )
             .push_record(11, None, None, b"", &[])
             .push_record(
                 12,
@@ -288,7 +318,10 @@ mod tests {
         assert_eq!(records[2].header("c"), Some(&b"3"[..]));
 
         // Views point into the batch buffers: no copy per record.
-        assert!(std::ptr::eq(records[2].value.as_ptr(), owned.values[5..].as_ptr()));
+        assert!(std::ptr::eq(
+            records[2].value.as_ptr(),
+            owned.values[5..].as_ptr()
+        ));
     }
 
     #[test]
@@ -299,7 +332,10 @@ mod tests {
         assert_eq!(it.len(), 3);
         it.next();
         assert_eq!(it.len(), 2);
-        assert_eq!((&batch).into_iter().map(|r| r.offset).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(
+            (&batch).into_iter().map(|r| r.offset).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`testing`]: run a stage natively in unit tests, as the host would.
 //! - `runtime.rs`: lifecycle and output checks; `abi.rs`: the bindings
 //!   generated from `transforms/wit` (wasm builds only).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
@@ -25,7 +26,9 @@ mod runtime;
 mod stage;
 
 pub use batch::{Batch, BatchError, OwnedBatch, Records};
-pub use output::{BatchOutput, Column, ColumnKind, Output, OutputDecl, Row, StageInfo, Value, Verdict};
+pub use output::{
+    BatchOutput, Column, ColumnKind, Output, OutputDecl, Row, StageInfo, Value, Verdict,
+};
 pub use record::{Header, Record, RecordMeta};
 pub use stage::{NoParams, Transform, parse_params};
 

@@ -128,18 +128,29 @@ pub struct OutputDecl {
 
 impl OutputDecl {
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), columns: Vec::new() }
+        Self {
+            name: name.into(),
+            columns: Vec::new(),
+        }
     }
 
     /// Adds a column that never holds [`Value::Null`].
     pub fn column(mut self, name: impl Into<String>, kind: ColumnKind) -> Self {
-        self.columns.push(Column { name: name.into(), kind, nullable: false });
+        self.columns.push(Column {
+            name: name.into(),
+            kind,
+            nullable: false,
+        });
         self
     }
 
     /// Adds a column that may hold [`Value::Null`].
     pub fn nullable_column(mut self, name: impl Into<String>, kind: ColumnKind) -> Self {
-        self.columns.push(Column { name: name.into(), kind, nullable: true });
+        self.columns.push(Column {
+            name: name.into(),
+            kind,
+            nullable: true,
+        });
         self
     }
 }
@@ -188,9 +199,13 @@ impl Output {
         Self::default()
     }
 
-    /// An output with room for `records` verdicts.
-    pub fn with_capacity(records: usize) -> Self {
-        Self { verdicts: Vec::with_capacity(records), ..Self::default() }
+    /// An output with room for `records` verdicts and `rows` rows.
+    pub fn with_capacity(records: usize, rows: usize) -> Self {
+        Self {
+            verdicts: Vec::with_capacity(records),
+            rows: Vec::with_capacity(rows),
+            unchecked: false,
+        }
     }
 
     /// Pass the next record on unchanged.
@@ -222,7 +237,11 @@ impl Output {
     /// record in particular, such as an aggregate.
     #[inline]
     pub fn emit(&mut self, output: u32, values: impl Into<Vec<Value>>) {
-        self.rows.push(Row { output, source: None, values: values.into() });
+        self.rows.push(Row {
+            output,
+            source: None,
+            values: values.into(),
+        });
     }
 
     /// Emit a row on output number `output` that belongs to `record`: the
@@ -230,7 +249,11 @@ impl Output {
     /// if a later stage rejects the record.
     #[inline]
     pub fn emit_for(&mut self, record: &Record<'_>, output: u32, values: impl Into<Vec<Value>>) {
-        self.rows.push(Row { output, source: Some(record.index), values: values.into() });
+        self.rows.push(Row {
+            output,
+            source: Some(record.index),
+            values: values.into(),
+        });
     }
 
     /// Verdicts so far, in record order.
@@ -245,7 +268,10 @@ impl Output {
 
     /// The collected verdicts and rows.
     pub fn into_batch_output(self) -> BatchOutput {
-        BatchOutput { verdicts: self.verdicts, rows: self.rows }
+        BatchOutput {
+            verdicts: self.verdicts,
+            rows: self.rows,
+        }
     }
 
     /// Skip the SDK's checks of this output, so that a test module can hand

@@ -5,10 +5,10 @@
 
 use std::fmt::Write as _;
 
+use crate::Output;
 use crate::batch::OwnedBatch;
 use crate::output::{BatchOutput, OutputDecl, Row, StageInfo};
 use crate::stage::{Transform, parse_params};
-use crate::Output;
 
 /// Holds one stage instance between calls.
 #[derive(Debug)]
@@ -16,12 +16,19 @@ pub struct Runtime<T> {
     name: &'static str,
     state: Option<T>,
     outputs: Vec<OutputDecl>,
+    /// Rows per record in the last batch, to size the next one's row list.
+    rows_per_record: f32,
 }
 
 impl<T: Transform> Runtime<T> {
     /// A runtime for a stage called `name` in messages (the crate name).
     pub const fn new(name: &'static str) -> Self {
-        Self { name, state: None, outputs: Vec::new() }
+        Self {
+            name,
+            state: None,
+            outputs: Vec::new(),
+            rows_per_record: 0.0,
+        }
     }
 
     /// The stage state, once `init` succeeded.
@@ -44,11 +51,18 @@ impl<T: Transform> Runtime<T> {
     /// that match their declared outputs.
     pub fn process(&mut self, batch: &OwnedBatch) -> Result<BatchOutput, String> {
         let Some(state) = self.state.as_mut() else {
-            return Err(format!("{}: process called before a successful init", self.name));
+            return Err(format!(
+                "{}: process called before a successful init",
+                self.name
+            ));
         };
         let view = batch.view().map_err(|e| e.to_string())?;
-        let mut out = Output::with_capacity(view.len());
+        let rows_hint = (view.len() as f32 * self.rows_per_record) as usize;
+        let mut out = Output::with_capacity(view.len(), rows_hint);
         state.process(&view, &mut out)?;
+        if !view.is_empty() {
+            self.rows_per_record = out.rows().len() as f32 / view.len() as f32;
+        }
         if !out.is_unchecked() {
             check_output(self.name, &self.outputs, view.len(), &out)?;
         }
@@ -69,10 +83,16 @@ fn check_decls(outputs: &[OutputDecl]) -> Result<(), String> {
         }
         for (j, col) in decl.columns.iter().enumerate() {
             if col.name.is_empty() {
-                return Err(format!("output {:?}: column {j} has an empty name", decl.name));
+                return Err(format!(
+                    "output {:?}: column {j} has an empty name",
+                    decl.name
+                ));
             }
             if decl.columns[..j].iter().any(|c| c.name == col.name) {
-                return Err(format!("output {:?}: column {:?} is declared twice", decl.name, col.name));
+                return Err(format!(
+                    "output {:?}: column {:?} is declared twice",
+                    decl.name, col.name
+                ));
             }
         }
     }
@@ -101,7 +121,12 @@ fn check_row(outputs: &[OutputDecl], records: usize, row: &Row) -> Result<(), St
     let Some(decl) = outputs.get(row.output as usize) else {
         let mut names = String::new();
         for (i, d) in outputs.iter().enumerate() {
-            let _ = write!(names, "{}{i} = {:?}", if i == 0 { "" } else { ", " }, d.name);
+            let _ = write!(
+                names,
+                "{}{i} = {:?}",
+                if i == 0 { "" } else { ", " },
+                d.name
+            );
         }
         return Err(format!(
             "output {} is not declared (declared: {})",
@@ -176,7 +201,9 @@ mod tests {
                 return vec![OutputDecl::new("a").column("x", ColumnKind::Int); 2];
             }
             vec![
-                OutputDecl::new("log").column("n", ColumnKind::Int).nullable_column("s", ColumnKind::Text),
+                OutputDecl::new("log")
+                    .column("n", ColumnKind::Int)
+                    .nullable_column("s", ColumnKind::Text),
             ]
         }
 
@@ -208,16 +235,34 @@ mod tests {
     fn ok_run_returns_verdicts_and_rows() {
         let out = run("").unwrap();
         assert_eq!(out.verdicts, vec![Verdict::Keep, Verdict::Keep]);
-        assert_eq!(out.rows[1], Row { output: 0, source: Some(1), values: vec![Value::Int(1), Value::Null] });
+        assert_eq!(
+            out.rows[1],
+            Row {
+                output: 0,
+                source: Some(1),
+                values: vec![Value::Int(1), Value::Null]
+            }
+        );
     }
 
     #[test]
     fn init_errors() {
         let mut rt = Runtime::<Probe>::new("probe");
         assert_eq!(rt.init(r#"{"mode": "refuse"}"#).unwrap_err(), "refused");
-        assert!(rt.init(r#"{"mod": 1}"#).unwrap_err().starts_with("probe: invalid params: field `mod`"));
-        assert_eq!(rt.init(r#"{"mode": "dup"}"#).unwrap_err(), "probe: output \"a\" is declared twice");
-        assert!(rt.process(&OwnedBatch::default()).unwrap_err().contains("before a successful init"));
+        assert!(
+            rt.init(r#"{"mod": 1}"#)
+                .unwrap_err()
+                .starts_with("probe: invalid params: field `mod`")
+        );
+        assert_eq!(
+            rt.init(r#"{"mode": "dup"}"#).unwrap_err(),
+            "probe: output \"a\" is declared twice"
+        );
+        assert!(
+            rt.process(&OwnedBatch::default())
+                .unwrap_err()
+                .contains("before a successful init")
+        );
     }
 
     #[test]
@@ -226,9 +271,18 @@ mod tests {
             run("bad-kind").unwrap_err(),
             "probe: row 0: on output \"log\": column \"s\" is text (nullable), got int"
         );
-        assert_eq!(run("bad-null").unwrap_err(), "probe: row 0: on output \"log\": column \"n\" is int, got null");
-        assert_eq!(run("bad-arity").unwrap_err(), "probe: row 0: on output \"log\": 1 values for 2 columns");
-        assert_eq!(run("bad-output").unwrap_err(), "probe: row 0: output 7 is not declared (declared: 0 = \"log\")");
+        assert_eq!(
+            run("bad-null").unwrap_err(),
+            "probe: row 0: on output \"log\": column \"n\" is int, got null"
+        );
+        assert_eq!(
+            run("bad-arity").unwrap_err(),
+            "probe: row 0: on output \"log\": 1 values for 2 columns"
+        );
+        assert_eq!(
+            run("bad-output").unwrap_err(),
+            "probe: row 0: output 7 is not declared (declared: 0 = \"log\")"
+        );
         assert_eq!(run("fail").unwrap_err(), "broken");
     }
 
@@ -248,10 +302,17 @@ mod tests {
         let mut rt = Runtime::<Short>::new("short");
         rt.init("{}").unwrap();
         assert_eq!(
-            rt.process(&OwnedBatch::from_values(["a", "b", "c"])).unwrap_err(),
+            rt.process(&OwnedBatch::from_values(["a", "b", "c"]))
+                .unwrap_err(),
             "short: process gave 1 verdicts for 3 records (one per record is required)"
         );
-        assert_eq!(rt.process(&OwnedBatch::from_values(["a"])).unwrap().verdicts.len(), 1);
+        assert_eq!(
+            rt.process(&OwnedBatch::from_values(["a"]))
+                .unwrap()
+                .verdicts
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -260,6 +321,10 @@ mod tests {
         rt.init("").unwrap();
         let mut batch = OwnedBatch::from_values(["abc"]);
         batch.values.push(b'!');
-        assert!(rt.process(&batch).unwrap_err().starts_with("malformed batch"));
+        assert!(
+            rt.process(&batch)
+                .unwrap_err()
+                .starts_with("malformed batch")
+        );
     }
 }

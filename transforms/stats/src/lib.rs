@@ -17,6 +17,7 @@
 //! Rows are per batch, not tied to a record: the sink adds the counts of
 //! successive batches and takes the min/max of the first/last times. A record
 //! it cannot read is rejected with a reason. No params.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -72,7 +73,10 @@ impl<'a> Aggregate<'a> {
     pub fn add(&mut self, event: Normalized<'a>) {
         let bucket = hour_bucket(event.event_time);
         let t = event.event_time;
-        match self.index.entry((event.session_id, bucket, event.event_type)) {
+        match self
+            .index
+            .entry((event.session_id, bucket, event.event_type))
+        {
             Entry::Occupied(e) => {
                 let g = &mut self.groups[*e.get()];
                 g.count += 1;
@@ -193,9 +197,9 @@ mod tests {
     #[test]
     fn aggregates_per_session_hour_and_type_across_an_hour_boundary() {
         let batch = OwnedBatch::from_values([
-            ev("s1", "FOCUS", H10 - 70),       // 09:59:59.930
-            ev("s1", "FOCUS", H10 - 140),      // earlier, but later in the batch
-            ev("s1", "FOCUS", H10),            // 10:00:00.000, next hour
+            ev("s1", "FOCUS", H10 - 70),  // 09:59:59.930
+            ev("s1", "FOCUS", H10 - 140), // earlier, but later in the batch
+            ev("s1", "FOCUS", H10),       // 10:00:00.000, next hour
             ev("s1", "DISTRACTED", H10 + 70),
             ev("s2", "FOCUS", H10 + 5),
             ev("s1", "FOCUS", H10 + 3_599_999), // 10:59:59.999
@@ -218,7 +222,8 @@ mod tests {
     fn unreadable_records_are_rejected_and_not_counted() {
         let batch = OwnedBatch::from_values([
             ev("s1", "FOCUS", H10),
-            r#"{"sessionId":"s1","eventType":"FOCUS","timestamp":"2026-01-28T10:00:00Z"}"#.to_owned(),
+            r#"{"sessionId":"s1","eventType":"FOCUS","timestamp":"2026-01-28T10:00:00Z"}"#
+                .to_owned(),
             r#"{"sessionId":"s1","eventType":"FOCUS","eventTime":"soon"}"#.to_owned(),
             "garbage".to_owned(),
         ]);
@@ -254,6 +259,10 @@ mod tests {
     fn empty_batch_emits_nothing_and_params_are_refused() {
         let out = run::<Stats>("{}", &OwnedBatch::new("t", 0)).unwrap();
         assert!(out.verdicts.is_empty() && out.rows.is_empty());
-        assert!(run::<Stats>(r#"{"x": 1}"#, &OwnedBatch::new("t", 0)).unwrap_err().contains("unknown field `x`"));
+        assert!(
+            run::<Stats>(r#"{"x": 1}"#, &OwnedBatch::new("t", 0))
+                .unwrap_err()
+                .contains("unknown field `x`")
+        );
     }
 }

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// The fields `validate` reads; each is whatever JSON value was there, so
 /// that a wrong type gets a reason naming the field.
@@ -66,7 +66,11 @@ fn describe(e: &serde_json::Error) -> String {
     if e.is_data() {
         message.to_owned()
     } else {
-        format!("invalid JSON at line {} column {}: {message}", e.line(), e.column())
+        format!(
+            "invalid JSON at line {} column {}: {message}",
+            e.line(),
+            e.column()
+        )
     }
 }
 

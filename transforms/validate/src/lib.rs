@@ -28,6 +28,7 @@
 //! local_offset = "+09:00"        # default "+00:00"
 //! max_session_id_len = 64
 //! ```
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod event;
 mod time;
@@ -57,7 +58,9 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Self {
-            event_types: ["FOCUS", "DISTRACTED", "AWAY", "DROWSY"].map(String::from).to_vec(),
+            event_types: ["FOCUS", "DISTRACTED", "AWAY", "DROWSY"]
+                .map(String::from)
+                .to_vec(),
             local_offset: "+00:00".into(),
             max_session_id_len: 64,
         }
@@ -71,6 +74,9 @@ pub struct Validate {
     event_type_list: String,
     local_offset: FixedOffset,
     max_session_id_len: usize,
+    /// Reused across records and batches: each normalized value is written
+    /// here, then copied out at its exact size (one allocation per record).
+    scratch: Vec<u8>,
 }
 
 /// A record that passed: borrowed from the input where possible.
@@ -102,6 +108,7 @@ impl Transform for Validate {
             event_types: params.event_types,
             local_offset,
             max_session_id_len: params.max_session_id_len,
+            scratch: Vec::with_capacity(256),
         })
     }
 
@@ -115,6 +122,7 @@ impl Transform for Validate {
     }
 
     fn process(&mut self, batch: &Batch<'_>, out: &mut Output) -> Result<(), String> {
+        let mut scratch = std::mem::take(&mut self.scratch);
         for record in batch {
             let event = match parse_event(record.value) {
                 Ok(event) => event,
@@ -125,8 +133,9 @@ impl Transform for Validate {
             };
             match self.check(&event) {
                 Ok(n) => {
-                    let mut value = Vec::with_capacity(48 + n.session_id.len() + n.event_type.len());
-                    serde_json::to_writer(&mut value, &n).map_err(|e| e.to_string())?;
+                    scratch.clear();
+                    serde_json::to_writer(&mut scratch, &n).map_err(|e| e.to_string())?;
+                    out.replace(scratch.as_slice());
                     out.emit_for(
                         &record,
                         STUDY_LOG,
@@ -136,11 +145,11 @@ impl Transform for Validate {
                             Value::TimestampMs(n.event_time),
                         ],
                     );
-                    out.replace(value);
                 }
                 Err(reason) => out.reject(reason),
             }
         }
+        self.scratch = scratch;
         Ok(())
     }
 }
@@ -151,7 +160,12 @@ impl Validate {
         let session_id = match &event.session_id {
             None => return Err("missing field sessionId".into()),
             Some(Field::Str(s)) => s.as_ref(),
-            Some(other) => return Err(format!("sessionId is not a string (found {})", other.kind())),
+            Some(other) => {
+                return Err(format!(
+                    "sessionId is not a string (found {})",
+                    other.kind()
+                ));
+            }
         };
         if session_id.is_empty() {
             return Err("sessionId is empty".into());
@@ -170,7 +184,12 @@ impl Validate {
         let event_type = match &event.event_type {
             None => return Err("missing field eventType".into()),
             Some(Field::Str(s)) => s,
-            Some(other) => return Err(format!("eventType is not a string (found {})", other.kind())),
+            Some(other) => {
+                return Err(format!(
+                    "eventType is not a string (found {})",
+                    other.kind()
+                ));
+            }
         };
         let Some(event_type) = self.event_types.iter().find(|t| *t == event_type) else {
             return Err(format!(
@@ -184,7 +203,11 @@ impl Validate {
             return Err("missing field timestamp".into());
         };
         let event_time = parse_timestamp(timestamp, self.local_offset)?;
-        Ok(Normalized { session_id, event_type, event_time })
+        Ok(Normalized {
+            session_id,
+            event_type,
+            event_time,
+        })
     }
 }
 
@@ -193,7 +216,10 @@ fn parse_offset(s: &str) -> Result<FixedOffset, String> {
         return Ok(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()));
     }
     s.parse::<FixedOffset>().map_err(|_| {
-        format!("validate: local_offset {} is not a UTC offset like \"+09:00\" or \"-05:30\"", quoted(s))
+        format!(
+            "validate: local_offset {} is not a UTC offset like \"+09:00\" or \"-05:30\"",
+            quoted(s)
+        )
     })
 }
 

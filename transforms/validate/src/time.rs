@@ -14,8 +14,12 @@ pub const MAX_EVENT_TIME_MS: i64 = 253_402_300_799_999;
 /// `local` is the offset of ISO times that carry none.
 pub fn parse_timestamp(field: &Field<'_>, local: FixedOffset) -> Result<i64, String> {
     let ms = match field {
-        Field::Str(s) => parse_str(s, local)
-            .ok_or_else(|| format!("timestamp {} is neither ISO-8601 nor epoch milliseconds", quoted(s)))?,
+        Field::Str(s) => parse_str(s, local).ok_or_else(|| {
+            format!(
+                "timestamp {} is neither ISO-8601 nor epoch milliseconds",
+                quoted(s)
+            )
+        })?,
         Field::Int(n) => *n,
         Field::UInt(n) => i64::try_from(*n).unwrap_or(i64::MAX),
         // Truncate toward the past; NaN cannot come out of JSON, and the
@@ -45,12 +49,17 @@ pub fn parse_timestamp(field: &Field<'_>, local: FixedOffset) -> Result<i64, Str
 
 fn parse_str(s: &str, local: FixedOffset) -> Option<i64> {
     let b = s.as_bytes();
-    if !b.is_empty() && b.iter().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 0 && *c == b'-')) {
+    if !b.is_empty()
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_digit() || (i == 0 && *c == b'-'))
+    {
         return s.parse::<i64>().ok();
     }
     // Anything after the date (10 bytes) that starts an offset?
     let has_offset = matches!(b.last(), Some(b'Z' | b'z'))
-        || b.get(10..).is_some_and(|rest| rest.iter().any(|c| matches!(c, b'+' | b'-')));
+        || b.get(10..)
+            .is_some_and(|rest| rest.iter().any(|c| matches!(c, b'+' | b'-')));
     if has_offset {
         DateTime::parse_from_rfc3339(s)
             .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))

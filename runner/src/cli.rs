@@ -47,6 +47,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show where a pipeline stands: lag per partition, rows per table, dead
+    /// letters by stage and reason.
+    Status {
+        /// The pipeline file.
+        #[arg(long, short, default_value = "pipeline.toml", env = "SLUICE_CONFIG")]
+        config: PathBuf,
+        /// Print a line every second (records/s, lag, rows, dead letters).
+        #[arg(long)]
+        watch: bool,
+        /// Like --watch, but stop once the lag stays at zero.
+        #[arg(long)]
+        until_idle: bool,
+    },
     /// Apply the database migrations and exit.
     Migrate {
         /// The pipeline file whose database to migrate.
@@ -69,6 +82,10 @@ pub fn main() -> anyhow::Result<()> {
         Some(Command::Check { config }) => {
             let pipeline = Pipeline::load(&config)?;
             runtime(&pipeline)?.block_on(check(pipeline))
+        }
+        Some(Command::Status { config, watch, until_idle }) => {
+            let pipeline = Pipeline::load(&config)?;
+            runtime(&pipeline)?.block_on(crate::status::main(pipeline, watch, until_idle))
         }
         Some(Command::Run { config }) => {
             let pipeline = Pipeline::load(&config)?;

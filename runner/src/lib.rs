@@ -19,6 +19,7 @@
 //!   accumulating upserts, dead letters, the fenced offset update.
 //! - [`pipeline`]: `sluice run`/`check`: wires source, chain and sink; the
 //!   per-partition worker owns the retry policy.
+//! - [`status`]: `sluice status`: lag, rows and dead letters, once or live.
 //! - [`cli`]: the `sluice` command line; `src/bin/sluice.rs` only calls it.
 //! - [`telemetry`]: logging setup.
 //! - [`transform`]: the WebAssembly sandbox: engine, limits, one stage, the
@@ -36,6 +37,7 @@ pub mod loadgen;
 pub mod pipeline;
 pub mod sink;
 pub mod source;
+pub mod status;
 pub mod telemetry;
 pub mod transform;
 pub mod dry_run;

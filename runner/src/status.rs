@@ -1,0 +1,171 @@
+//! `sluice status`: where a pipeline stands: per partition the stored
+//! offset, the log end and the lag; rows per table; dead letters per stage
+//! and reason. `--watch` redraws every second with the rate.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use sqlx::MySqlPool;
+
+use crate::config::Pipeline;
+
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One look at the pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Partition → (stored next offset, log end offset).
+    pub partitions: BTreeMap<i32, (Option<i64>, i64)>,
+    /// Table → rows.
+    pub tables: BTreeMap<String, i64>,
+    pub dead_letters: i64,
+}
+
+impl Snapshot {
+    /// Records not yet in MySQL.
+    pub fn lag(&self) -> i64 {
+        self.partitions.values().map(|(stored, end)| (end - stored.unwrap_or(0)).max(0)).sum()
+    }
+
+    /// Records done: the sum of the stored offsets.
+    pub fn done(&self) -> i64 {
+        self.partitions.values().filter_map(|(stored, _)| *stored).sum()
+    }
+}
+
+/// Reads the pipeline's state from Kafka and MySQL.
+pub struct Watcher {
+    pool: MySqlPool,
+    consumer: BaseConsumer,
+    pipeline: String,
+    topic: String,
+    tables: Vec<String>,
+    dead_letter_table: String,
+}
+
+impl Watcher {
+    pub async fn connect(pipeline: &Pipeline) -> anyhow::Result<Watcher> {
+        let config = &pipeline.config;
+        let pool = crate::db::connect(pipeline.database_url()?, 2).await?;
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", config.source.brokers.as_str())
+            .create()
+            .context("creating a Kafka client")?;
+        let mut tables: Vec<String> = config.sink.tables.iter().map(|t| t.table.get_ref().to_string()).collect();
+        tables.dedup();
+        Ok(Watcher {
+            pool,
+            consumer,
+            pipeline: config.name.to_string(),
+            topic: config.source.topic.as_str().to_string(),
+            tables,
+            dead_letter_table: config.dead_letter.table.to_string(),
+        })
+    }
+
+    pub async fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        let stored = crate::sink::load_offsets(&self.pool, &self.pipeline, &self.topic)
+            .await
+            .context("reading the stored offsets (has `sluice run` or `sluice migrate` used this database yet?)")?;
+        let (consumer, topic) = (&self.consumer, self.topic.clone());
+        let ends = tokio::task::block_in_place(|| -> anyhow::Result<BTreeMap<i32, i64>> {
+            let metadata = consumer.fetch_metadata(Some(&topic), KAFKA_TIMEOUT).with_context(|| format!("reading the metadata of {topic}"))?;
+            let mut ends = BTreeMap::new();
+            for t in metadata.topics() {
+                for p in t.partitions() {
+                    let (_, high) = consumer.fetch_watermarks(&topic, p.id(), KAFKA_TIMEOUT)?;
+                    ends.insert(p.id(), high);
+                }
+            }
+            Ok(ends)
+        })?;
+        let partitions = ends.into_iter().map(|(p, end)| (p, (stored.get(&p).copied(), end))).collect();
+        let mut tables = BTreeMap::new();
+        for table in &self.tables {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM `{table}`")).fetch_one(&self.pool).await?;
+            tables.insert(table.clone(), n);
+        }
+        let dead_letters: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM `{}` WHERE pipeline = ?", self.dead_letter_table))
+            .bind(&self.pipeline)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Snapshot { partitions, tables, dead_letters })
+    }
+
+    /// Dead letters by stage and the start of the reason, most frequent first.
+    pub async fn dead_letter_reasons(&self) -> anyhow::Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT CAST(stage AS CHAR), CAST(LEFT(reason, 60) AS CHAR) AS r, COUNT(*) AS n FROM `{}` WHERE pipeline = ? \
+             GROUP BY 1, 2 ORDER BY n DESC LIMIT 12",
+            self.dead_letter_table
+        ))
+        .bind(&self.pipeline)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// One line: rate, lag, rows, dead letters.
+pub fn line(snapshot: &Snapshot, rate: Option<f64>) -> String {
+    let rate = rate.map_or_else(|| "-".to_string(), |r| format!("{r:.0}"));
+    let tables: Vec<String> = snapshot.tables.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    format!(
+        "{rate:>8} records/s | lag {:>7} | done {:>8} | {} | dead letters {}",
+        snapshot.lag(),
+        snapshot.done(),
+        tables.join(" | "),
+        snapshot.dead_letters
+    )
+}
+
+/// Prints the state once, or every second with `watch`; with `until_idle`,
+/// stops once the lag has been zero for three looks in a row.
+pub async fn main(pipeline: Pipeline, watch: bool, until_idle: bool) -> anyhow::Result<()> {
+    let watcher = Watcher::connect(&pipeline).await?;
+    let mut last: Option<(Instant, i64)> = None;
+    let mut idle = 0;
+    loop {
+        let snapshot = watcher.snapshot().await?;
+        let now = Instant::now();
+        let rate = last.map(|(t, done)| (snapshot.done() - done) as f64 / now.duration_since(t).as_secs_f64());
+        last = Some((now, snapshot.done()));
+        println!("{}", line(&snapshot, rate));
+        idle = if snapshot.lag() == 0 { idle + 1 } else { 0 };
+        if !(watch || until_idle) || (until_idle && idle >= 3) {
+            print_details(&watcher, &snapshot).await?;
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn print_details(watcher: &Watcher, snapshot: &Snapshot) -> anyhow::Result<()> {
+    println!("partition  stored offset  log end  lag");
+    for (p, (stored, end)) in &snapshot.partitions {
+        let stored_text = stored.map_or_else(|| "-".to_string(), |s| s.to_string());
+        println!("{p:>9}  {stored_text:>13}  {end:>7}  {:>3}", (end - stored.unwrap_or(0)).max(0));
+    }
+    for (table, rows) in &snapshot.tables {
+        println!("table {table}: {rows} rows");
+    }
+    println!("dead letters: {}", snapshot.dead_letters);
+    for (stage, reason, n) in watcher.dead_letter_reasons().await? {
+        println!("  {n:>6}  {stage}: {reason}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Snapshot;
+
+    #[test]
+    fn lag_counts_unstored_partitions_from_zero() {
+        let snapshot = Snapshot { partitions: [(0, (Some(10), 15)), (1, (None, 4)), (2, (Some(7), 7))].into(), ..Snapshot::default() };
+        assert_eq!(snapshot.lag(), 9);
+        assert_eq!(snapshot.done(), 17);
+    }
+}

@@ -20,6 +20,19 @@ pub fn write_pipeline(dir: &Path) -> PathBuf {
     write_pipeline_with_dead_letter_topic(dir, None)
 }
 
+/// [`write_pipeline`] with one more stage, given as TOML, between `validate`
+/// and `stats`. `{modules}` in it stands for `target/transforms`.
+pub fn write_pipeline_with_stage(dir: &Path, stage: &str) -> PathBuf {
+    let path = write_pipeline(dir);
+    let modules = repo_root().join("target/transforms");
+    let stage = stage.replace("{modules}", &modules.display().to_string());
+    let text = std::fs::read_to_string(&path).expect("read the test pipeline");
+    let text = text.replacen("[[transforms]]\nname = \"stats\"", &format!("{stage}\n\n[[transforms]]\nname = \"stats\""), 1);
+    assert!(text.contains(&stage), "the stage went in");
+    std::fs::write(&path, text).expect("write the test pipeline");
+    path
+}
+
 /// [`write_pipeline`], also publishing dead letters to `topic`.
 pub fn write_pipeline_with_dead_letter_topic(dir: &Path, topic: Option<&str>) -> PathBuf {
     let modules = repo_root().join("target/transforms");

@@ -43,12 +43,8 @@ COPY --from=build /out/bin/sluice /usr/local/bin/sluice
 COPY --from=build /out/transforms/ /etc/sluice/target/transforms/
 COPY pipeline.toml /etc/sluice/pipeline.toml
 ENV SLUICE_CONFIG=/etc/sluice/pipeline.toml \
-    SLUICE_LISTEN=0.0.0.0:9464 \
     RUST_LOG=info
 USER sluice
-EXPOSE 9464
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:9464/healthz >/dev/null || exit 1
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["sluice"]
 # `sluice run` finds its pipeline through SLUICE_CONFIG.

@@ -10,7 +10,6 @@ mod error;
 mod interpolate;
 mod names;
 mod ranged;
-mod server;
 mod sink;
 mod source;
 mod transform;
@@ -25,7 +24,6 @@ pub use error::{ConfigError, FieldError};
 pub use interpolate::{EnvString, Secret, expand};
 pub use names::{Name, SqlIdent};
 pub use ranged::Ranged;
-pub use server::ServerConfig;
 pub use sink::{Accumulate, ColumnSource, OutputRef, RecordMeta, SinkConfig, TableConfig, TableMode};
 pub use source::{OffsetReset, SourceConfig};
 pub use transform::{Limits, TransformConfig};
@@ -44,8 +42,6 @@ pub struct PipelineConfig {
     pub sink: SinkConfig,
     #[serde(default)]
     pub dead_letter: DeadLetterConfig,
-    #[serde(default)]
-    pub server: ServerConfig,
 }
 
 /// A loaded, checked pipeline and where it came from.

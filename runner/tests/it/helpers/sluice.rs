@@ -79,6 +79,10 @@ impl Sluice {
         Sluice { child, log }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL, no goodbye.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

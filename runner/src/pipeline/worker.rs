@@ -96,9 +96,11 @@ pub async fn run(shared: Arc<Shared>, partition: i32, stored: Option<i64>, mut r
             return; // stopped, or revoked
         };
         let batch = Arc::new(Batch { topic: shared.topic.clone(), partition, records: batch_records });
+        let started = std::time::Instant::now();
         let Some((output, returned)) = transform(&shared, chain, &batch, &control).await else {
             return;
         };
+        let transformed = started.elapsed();
         chain = returned;
         let write = rows::batch_write(&shared, &batch, expected, &output);
         let mut backoff = Backoff::new(shared.max_backoff);
@@ -113,7 +115,14 @@ pub async fn run(shared: Arc<Shared>, partition: i32, stored: Option<i64>, mut r
                             dlq.publish(&shared.topic, partition, &write.dead_letters).await;
                         }
                     }
-                    tracing::debug!(partition, records = batch.records.len(), next = write.next, "batch written");
+                    tracing::debug!(
+                        partition,
+                        records = batch.records.len(),
+                        next = write.next,
+                        transform_ms = transformed.as_secs_f64() * 1e3,
+                        write_ms = (started.elapsed() - transformed).as_secs_f64() * 1e3,
+                        "batch written"
+                    );
                     break;
                 }
                 Err(SinkError::Fenced { stored, .. }) => {

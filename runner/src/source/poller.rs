@@ -18,8 +18,11 @@ use super::{Partitions, Request, Routed};
 use crate::config::SourceConfig;
 use crate::transform::Record;
 
-/// How long one poll waits; also how often paused partitions are retried.
+/// How long one poll waits for a record.
 const POLL: Duration = Duration::from_millis(50);
+/// How long it waits while a partition is paused: how soon a worker that
+/// made room gets records again.
+const POLL_WHILE_PAUSED: Duration = Duration::from_millis(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -104,7 +107,8 @@ impl Poller {
         while !shutdown.is_cancelled() {
             self.serve_requests(CommitMode::Async);
             self.drain_pending();
-            match self.consumer.poll(POLL) {
+            let wait = if self.pending.is_empty() { POLL } else { POLL_WHILE_PAUSED };
+            match self.consumer.poll(wait) {
                 Some(Ok(message)) => {
                     let partition = message.partition();
                     let record = to_record(&message);

@@ -5,6 +5,9 @@ use std::time::Duration;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::migrate::Migrator;
 
+/// How long a process waits for another one's migrations.
+const MIGRATE_LOCK_WAIT: Duration = Duration::from_secs(120);
+
 /// The migrations in the repo's `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
@@ -17,6 +20,10 @@ pub enum DbError {
     Connect { host: String, port: u16, source: sqlx::Error },
     #[error("applying migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("taking the migration lock: {0}")]
+    Lock(#[source] sqlx::Error),
+    #[error("another process held the migration lock for {0:?}")]
+    LockTimeout(Duration),
 }
 
 /// Opens a pool. Every session runs in UTC, so DATETIME values mean UTC.
@@ -34,8 +41,22 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<MySqlPool, DbErr
 }
 
 /// Applies every pending migration. Safe to run from several processes at
-/// once: sqlx takes a database lock.
+/// once: they queue on a named lock. (sqlx's own lock asks MySQL for an
+/// infinite wait with a timeout of -1, which MariaDB reads as no wait at all,
+/// so two processes starting together could both apply the first migration.)
 pub async fn migrate(pool: &MySqlPool) -> Result<(), DbError> {
-    MIGRATOR.run(pool).await?;
+    let mut conn = pool.acquire().await.map_err(DbError::Lock)?;
+    let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT(DATABASE(), '.sluice_migrate'), ?)")
+        .bind(MIGRATE_LOCK_WAIT.as_secs())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(DbError::Lock)?;
+    if locked != Some(1) {
+        return Err(DbError::LockTimeout(MIGRATE_LOCK_WAIT));
+    }
+    let result = MIGRATOR.run_direct(&mut *conn).await;
+    let released = sqlx::query("SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.sluice_migrate'))").execute(&mut *conn).await;
+    result?;
+    released.map_err(DbError::Lock)?;
     Ok(())
 }

@@ -85,6 +85,10 @@ impl SourceContext {
             tracing::error!(error = %e, "assigning partitions failed");
             return;
         }
+        // A partition paused under an earlier assignment starts unpaused.
+        if let Err(e) = consumer.resume(tpl) {
+            tracing::debug!(error = %e, "resuming newly assigned partitions");
+        }
         tracing::info!(?partitions, ?stored, "partitions assigned");
         let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
         for partition in partitions {

@@ -10,6 +10,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
@@ -99,7 +100,13 @@ struct Poller {
     topic: String,
     requests: std::sync::mpsc::Receiver<Request>,
     /// Records of paused partitions, waiting for room in the worker's queue.
-    pending: HashMap<i32, VecDeque<Routed>>,
+    pending: HashMap<i32, Pending>,
+}
+
+/// A paused partition's records and the worker they were fetched for.
+struct Pending {
+    sender: mpsc::Sender<Routed>,
+    queue: VecDeque<Routed>,
 }
 
 impl Poller {
@@ -128,53 +135,62 @@ impl Poller {
     /// Sends a record to its worker, or queues it and pauses the partition
     /// when the worker's queue is full.
     fn route(&mut self, partition: i32, record: Record) {
-        let sender = {
+        let worker = {
             let workers = self.consumer.context().workers.lock().unwrap_or_else(PoisonError::into_inner);
             workers.get(&partition).map(|w| (w.records.clone(), w.epoch))
         };
-        let Some((sender, epoch)) = sender else {
+        let Some((sender, epoch)) = worker else {
             return; // not ours (any more): the new owner reads it again
         };
         let routed = Routed { epoch, record };
-        if let Some(queue) = self.pending.get_mut(&partition) {
-            queue.push_back(routed);
-            return;
+        match self.pending.get_mut(&partition) {
+            // Queued records go first, to the worker they were fetched for.
+            Some(pending) if pending.sender.same_channel(&sender) => {
+                pending.queue.push_back(routed);
+                return;
+            }
+            // Fetched for an earlier assignment of the partition: stale.
+            Some(_) => {
+                self.pending.remove(&partition);
+            }
+            None => {}
         }
         match sender.try_send(routed) {
             Ok(()) | Err(TrySendError::Closed(_)) => {}
             Err(TrySendError::Full(routed)) => {
                 self.set_paused(partition, true);
-                self.pending.insert(partition, VecDeque::from([routed]));
+                self.pending.insert(partition, Pending { sender, queue: VecDeque::from([routed]) });
             }
         }
     }
 
+    /// Moves queued records into workers' queues as room appears; resumes a
+    /// partition once its queue is empty, and drops queues of partitions that
+    /// are no longer ours or were reassigned since.
     fn drain_pending(&mut self) {
         if self.pending.is_empty() {
             return;
         }
-        let senders: HashMap<i32, _> = {
+        let current: HashMap<i32, _> = {
             let workers = self.consumer.context().workers.lock().unwrap_or_else(PoisonError::into_inner);
             workers.iter().map(|(p, w)| (*p, w.records.clone())).collect()
         };
         let mut resumed = Vec::new();
-        for (partition, queue) in &mut self.pending {
-            let Some(sender) = senders.get(partition) else {
-                queue.clear();
-                resumed.push(*partition);
-                continue;
-            };
-            while let Some(record) = queue.pop_front() {
-                match sender.try_send(record) {
+        for (partition, pending) in &mut self.pending {
+            if !current.get(partition).is_some_and(|s| s.same_channel(&pending.sender)) {
+                pending.queue.clear();
+            }
+            while let Some(record) = pending.queue.pop_front() {
+                match pending.sender.try_send(record) {
                     Ok(()) => {}
                     Err(TrySendError::Full(record)) => {
-                        queue.push_front(record);
+                        pending.queue.push_front(record);
                         break;
                     }
-                    Err(TrySendError::Closed(_)) => queue.clear(),
+                    Err(TrySendError::Closed(_)) => pending.queue.clear(),
                 }
             }
-            if queue.is_empty() {
+            if pending.queue.is_empty() {
                 resumed.push(*partition);
             }
         }
@@ -204,7 +220,9 @@ impl Poller {
                     }
                 }
                 Request::Seek { partition, offset } => {
-                    self.pending.remove(&partition);
+                    if self.pending.remove(&partition).is_some() {
+                        self.set_paused(partition, false);
+                    }
                     if let Some(worker) =
                         self.consumer.context().workers.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&partition)
                     {

@@ -82,3 +82,15 @@ async fn migrations_create_the_contract_tables_with_their_keys() {
         .expect("read migration log");
     assert_eq!(applied, i64::try_from(sluice::db::MIGRATOR.iter().count()).expect("count"));
 }
+
+#[tokio::test]
+async fn processes_starting_together_migrate_once_without_errors() {
+    let (url, pool) = fresh_database("migrate_race").await;
+    let pools: Vec<_> = futures::future::join_all((0..4).map(|_| sluice::db::connect(&url, 1))).await.into_iter().map(|p| p.expect("connect")).collect();
+    let results = futures::future::join_all(pools.iter().map(sluice::db::migrate)).await;
+    for result in results {
+        result.expect("every concurrent migrate succeeds");
+    }
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&pool).await.expect("count");
+    assert_eq!(applied, i64::try_from(sluice::db::MIGRATOR.iter().count()).expect("count"));
+}

@@ -118,10 +118,14 @@ impl Drop for Sluice {
     }
 }
 
-/// The last 60 lines of a log file.
+/// The last 60 lines of a log file, backtrace frames left out.
 pub fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
+    let frame = |l: &&str| {
+        let t = l.trim_start();
+        t.starts_with("at ") || t.split_once(':').is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| !frame(l)).collect();
     lines[lines.len().saturating_sub(60)..].join("\n")
 }
 

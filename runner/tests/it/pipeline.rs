@@ -238,7 +238,16 @@ async fn two_processes_in_one_group_survive_one_dying() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     first.assert_running();
     second.assert_running();
+    let assignments = |s: &Sluice| std::fs::read_to_string(&s.log).unwrap_or_default().matches("partitions assigned").count();
+    assert!(assignments(&first) >= 1 && assignments(&second) >= 1, "both processes own partitions before the kill");
+    let before = assignments(&second);
     first.kill();
+    // The survivor is given the dead one's partitions.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while assignments(&second) == before {
+        assert!(tokio::time::Instant::now() < deadline, "no rebalance after the kill:\n{}", crate::helpers::sluice::tail(&second.log));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let events = producing.await.expect("producer task");
     wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(180), &mut [&mut second]).await;
     assert_exact(&run.pool, &run.topic.name, &events).await;

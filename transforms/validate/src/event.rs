@@ -49,7 +49,15 @@ pub fn parse_event(value: &[u8]) -> Result<Event<'_>, String> {
     if value.is_empty() {
         return Err("empty value".into());
     }
-    let mut de = serde_json::Deserializer::from_slice(value);
+    // One UTF-8 check for the whole value is cheaper than serde_json's check
+    // of every string, and gives a clearer reason.
+    let text = std::str::from_utf8(value).map_err(|e| {
+        format!(
+            "value is not UTF-8 (invalid bytes at offset {})",
+            e.valid_up_to()
+        )
+    })?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let top = Top::deserialize(&mut de).and_then(|top| de.end().map(|()| top));
     match top {
         Ok(Top::Object(event)) => Ok(event),

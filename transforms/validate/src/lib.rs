@@ -91,6 +91,33 @@ pub struct Normalized<'a> {
     pub event_time: i64,
 }
 
+impl Normalized<'_> {
+    /// Appends the normalized value, compact JSON, to `buf`: the same bytes
+    /// as `serde_json::to_writer`, about twice as fast in wasm.
+    pub fn write_json(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(br#"{"sessionId":"#);
+        write_json_str(buf, self.session_id);
+        buf.extend_from_slice(br#","eventType":"#);
+        write_json_str(buf, self.event_type);
+        buf.extend_from_slice(br#","eventTime":"#);
+        buf.extend_from_slice(itoa::Buffer::new().format(self.event_time).as_bytes());
+        buf.push(b'}');
+    }
+}
+
+/// A JSON string literal. Most ids need no escaping and are copied as they
+/// are; the rest go through serde_json.
+fn write_json_str(buf: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, s);
+    } else {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    }
+}
+
 #[transform]
 impl Transform for Validate {
     type Params = Params;
@@ -134,7 +161,7 @@ impl Transform for Validate {
             match self.check(&event) {
                 Ok(n) => {
                     scratch.clear();
-                    serde_json::to_writer(&mut scratch, &n).map_err(|e| e.to_string())?;
+                    n.write_json(&mut scratch);
                     out.replace(scratch.as_slice());
                     out.emit_for(
                         &record,

@@ -5,7 +5,8 @@
 //!
 //!     cargo bench -p sluice --bench pipeline [-- RECORDS [MAX_RECORDS...]]
 //!
-//! Defaults: 200,000 records; batch sizes 500 (the seed's) and 5,000.
+//! Defaults: 200,000 records (5 % poison pills); batch sizes 500 (the
+//! seed's) and 5,000.
 
 #[allow(dead_code)]
 #[path = "../tests/it/helpers/mod.rs"]
@@ -15,8 +16,7 @@ use std::time::{Duration, Instant};
 
 use helpers::db::fresh_database;
 use helpers::kafka::fresh_topic;
-use helpers::sluice::{Sluice, expected_offsets, wait_for_offsets, write_pipeline};
-use sluice::loadgen::{self, LoadgenConfig};
+use helpers::sluice::{Load, Sluice, expected_offsets, produce, wait_for_offsets, write_pipeline};
 
 /// Peak resident set size of `pid`, in MiB (VmHWM).
 fn peak_rss_mib(pid: u32) -> Option<f64> {
@@ -31,7 +31,7 @@ async fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let records = args.first().copied().unwrap_or(200_000);
     let batch_sizes: Vec<usize> = if args.len() > 1 { args[1..].to_vec() } else { vec![500, 5000] };
-    println!("sluice run on a backlog of {records} records (2 % poison pills), 3 partitions, {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!("sluice run on a backlog of {records} records (5 % poison pills), 3 partitions, {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!("{:>11}  {:>10}  {:>12}  {:>13}", "max_records", "seconds", "records/s", "peak RSS MiB");
     for max_records in batch_sizes {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -40,15 +40,7 @@ async fn main() {
         std::fs::write(&config, text).expect("write");
         let (url, pool) = fresh_database("bench").await;
         let topic = fresh_topic("bench", 3).await;
-        let events_path = dir.path().join("events.jsonl");
-        let mut load = LoadgenConfig::kafka(&topic.brokers, &topic.name);
-        load.count = Some(records as u64);
-        load.interval_ms = 0;
-        load.generator.sessions = 200;
-        load.generator.seed = 1;
-        load.events_out = Some(events_path.clone());
-        loadgen::run(load).await.expect("loadgen");
-        let events = loadgen::read_events(&events_path).expect("events");
+        let events = produce(Load { count: records as u64, sessions: 200, ..Load::to(&topic, dir.path().join("events.jsonl")) }).await;
         let expected = expected_offsets(&events);
 
         let started = Instant::now();

@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use helpers::db::fresh_database;
 use helpers::kafka::fresh_topic;
-use helpers::sluice::{Sluice, assert_exact, expected_offsets, repo_root, wait_for_offsets, write_pipeline};
-use sluice::loadgen::{self, LoadgenConfig};
+use helpers::sluice::{Load, Sluice, produce, assert_exact, expected_offsets, repo_root, wait_for_offsets, write_pipeline};
 
 fn stack(action: &str) {
     let status = Command::new(repo_root().join("scripts/stack")).args([action, "mariadb"]).status().expect("run scripts/stack");
@@ -29,21 +28,14 @@ async fn sluice_waits_out_a_database_restart_and_stays_exact() {
     let topic = fresh_topic("dbrestart", 3).await;
     let mut sluice = Sluice::start(&config, &url, &topic.brokers, &topic.name, &format!("{}-group", topic.name), dir.path().join("sluice.log"));
 
-    let producing = {
-        let (brokers, name, path) = (topic.brokers.clone(), topic.name.clone(), dir.path().join("events.jsonl"));
-        tokio::spawn(async move {
-            let mut config = LoadgenConfig::kafka(brokers, name);
-            // About 30 s of traffic at 1,200 events/s: the outage falls inside it.
-            config.count = Some(36_000);
-            config.interval_ms = 10;
-            config.generator.sessions = 12;
-            config.generator.seed = 5;
-            config.generator.poison_percent = 5.0;
-            config.events_out = Some(path.clone());
-            loadgen::run(config).await.expect("loadgen");
-            loadgen::read_events(&path).expect("events")
-        })
-    };
+    // About 30 s of traffic at 1,200 events/s: the outage falls inside it.
+    let producing = tokio::spawn(produce(Load {
+        count: 36_000,
+        sessions: 12,
+        interval_ms: 10,
+        seed: 5,
+        ..Load::to(&topic, dir.path().join("events.jsonl"))
+    }));
     tokio::time::sleep(Duration::from_secs(3)).await;
     sluice.assert_running();
     drop(pool);

@@ -4,7 +4,6 @@
 //! random moments, and a rebalance after one of two processes dies.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use rand::Rng;
@@ -12,27 +11,11 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use sluice::loadgen::{self, EventRecord, LoadgenConfig};
+use sluice::loadgen::{self, EventRecord};
 
 use crate::helpers::db::fresh_database;
 use crate::helpers::kafka::{TestTopic, consume_all, fresh_topic};
-use crate::helpers::sluice::{Sluice, assert_exact, expected_offsets, wait_for_offsets, write_pipeline, write_pipeline_with_dead_letter_topic, write_pipeline_with_stage};
-
-/// Sends `count` events from `sessions` learners, `interval_ms` apart per
-/// learner, with 5 % poison pills; returns every delivered event.
-async fn produce(topic: &TestTopic, dir: &Path, name: &str, count: u64, sessions: usize, interval_ms: u64, seed: u64) -> Vec<EventRecord> {
-    let events_path = dir.join(format!("{name}.jsonl"));
-    let mut config = LoadgenConfig::kafka(&topic.brokers, &topic.name);
-    config.count = Some(count);
-    config.interval_ms = interval_ms;
-    config.generator.sessions = sessions;
-    config.generator.seed = seed;
-    config.generator.poison_percent = 5.0;
-    config.events_out = Some(events_path.clone());
-    let summary = loadgen::run(config).await.expect("loadgen");
-    assert_eq!(summary.sent, count, "every event delivered");
-    loadgen::read_events(&events_path).expect("read the events file")
-}
+use crate::helpers::sluice::{Load, Sluice, produce, assert_exact, expected_offsets, wait_for_offsets, write_pipeline, write_pipeline_with_dead_letter_topic, write_pipeline_with_stage};
 
 /// Kafka's committed offsets of `group` (the secondary copy lag tools read).
 fn committed(brokers: &str, group: &str, topic: &str, partitions: &[i32]) -> BTreeMap<i32, i64> {
@@ -80,7 +63,7 @@ impl Run {
 async fn end_to_end_exactly_once_with_poison_pills_and_zero_lag() {
     let mut run = Run::new("e2e").await;
     let mut sluice = run.sluice();
-    let events = produce(&run.topic, run.dir.path(), "events", 4000, 25, 0, 11).await;
+    let events = produce(Load { count: 4000, sessions: 25, interval_ms: 0, seed: 11, ..Load::to(&run.topic, run.dir.path().join("events.jsonl")) }).await;
     let kinds: std::collections::BTreeSet<_> = events.iter().filter_map(|e| e.poison).collect();
     assert_eq!(kinds.len(), 7, "every kind of poison pill was sent: {kinds:?}");
     let expected = expected_offsets(&events);
@@ -182,21 +165,13 @@ fn record(partition: i32, offset: i64, value: &str, session: Option<String>) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let mut run = Run::new("crash").await;
-    let producing = {
-        let (brokers, topic, dir) = (run.topic.brokers.clone(), run.topic.name.clone(), run.dir.path().to_path_buf());
-        tokio::spawn(async move {
-            let path = dir.join("events.jsonl");
-            let mut config = LoadgenConfig::kafka(brokers, topic);
-            config.count = Some(24_000);
-            config.interval_ms = 5;
-            config.generator.sessions = 12;
-            config.generator.seed = 7;
-            config.generator.poison_percent = 5.0;
-            config.events_out = Some(path.clone());
-            loadgen::run(config).await.expect("loadgen");
-            loadgen::read_events(&path).expect("events")
-        })
-    };
+    let producing = tokio::spawn(produce(Load {
+        count: 24_000,
+        sessions: 12,
+        interval_ms: 5,
+        seed: 7,
+        ..Load::to(&run.topic, run.dir.path().join("events.jsonl"))
+    }));
     let mut rng = rand::rng();
     for round in 0..10 {
         let mut sluice = run.sluice();
@@ -219,21 +194,13 @@ async fn two_processes_in_one_group_survive_one_dying() {
     let mut run = Run::new("rebalance").await;
     let mut first = run.sluice();
     let mut second = run.sluice();
-    let producing = {
-        let (brokers, topic, dir) = (run.topic.brokers.clone(), run.topic.name.clone(), run.dir.path().to_path_buf());
-        tokio::spawn(async move {
-            let path = dir.join("events.jsonl");
-            let mut config = LoadgenConfig::kafka(brokers, topic);
-            config.count = Some(16_000);
-            config.interval_ms = 5;
-            config.generator.sessions = 12;
-            config.generator.seed = 3;
-            config.generator.poison_percent = 5.0;
-            config.events_out = Some(path.clone());
-            loadgen::run(config).await.expect("loadgen");
-            loadgen::read_events(&path).expect("events")
-        })
-    };
+    let producing = tokio::spawn(produce(Load {
+        count: 16_000,
+        sessions: 12,
+        interval_ms: 5,
+        seed: 3,
+        ..Load::to(&run.topic, run.dir.path().join("events.jsonl"))
+    }));
     // Both share the partitions for a while, then one dies mid-run.
     tokio::time::sleep(Duration::from_secs(4)).await;
     first.assert_running();
@@ -264,7 +231,7 @@ async fn a_broken_stage_pauses_the_partitions_instead_of_dead_lettering_everythi
         "[[transforms]]\nname = \"gate\"\nmodule = \"{modules}/misbehave.wasm\"\n[transforms.params]\nmode = \"error\"",
     );
     let mut sluice = run.sluice();
-    let events = produce(&run.topic, run.dir.path(), "events", 600, 6, 0, 21).await;
+    let events = produce(Load { count: 600, sessions: 6, interval_ms: 0, seed: 21, ..Load::to(&run.topic, run.dir.path().join("events.jsonl")) }).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     sluice.assert_running();
     let written: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM study_log) + (SELECT COUNT(*) FROM dead_letter) + (SELECT COUNT(*) FROM sluice_offsets)")
@@ -300,14 +267,14 @@ async fn a_module_replaced_by_a_broken_file_keeps_the_running_one() {
     );
     std::fs::write(&run.config, text).expect("write");
     let mut sluice = run.sluice();
-    let mut events = produce(&run.topic, run.dir.path(), "first", 500, 5, 0, 31).await;
+    let mut events = produce(Load { count: 500, sessions: 5, interval_ms: 0, seed: 31, ..Load::to(&run.topic, run.dir.path().join("first.jsonl")) }).await;
     wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
 
     // A deploy that is not a component at all, dropped in place (renamed, as a deploy should be).
     let staged = run.dir.path().join("validate.wasm.new");
     std::fs::write(&staged, b"not a wasm component").expect("write");
     std::fs::rename(&staged, &module).expect("rename");
-    events.extend(produce(&run.topic, run.dir.path(), "second", 500, 5, 0, 32).await);
+    events.extend(produce(Load { count: 500, sessions: 5, interval_ms: 0, seed: 32, ..Load::to(&run.topic, run.dir.path().join("second.jsonl")) }).await);
     wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     let log = std::fs::read_to_string(&sluice.log).unwrap_or_default();

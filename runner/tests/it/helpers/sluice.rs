@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use sluice::loadgen::EventRecord;
+use sluice::loadgen::{self, EventRecord, LoadgenConfig};
 use sqlx::MySqlPool;
+
+use super::kafka::TestTopic;
 
 /// The repo's root.
 pub fn repo_root() -> PathBuf {
@@ -79,6 +81,7 @@ impl Sluice {
         Sluice { child, log }
     }
 
+    #[allow(dead_code, reason = "used by benches/pipeline.rs, which shares these helpers")]
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -127,6 +130,40 @@ pub fn tail(path: &Path) -> String {
     };
     let lines: Vec<&str> = text.lines().filter(|l| !frame(l)).collect();
     lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+/// What [`produce`] sends: `count` events from `sessions` learners,
+/// `interval_ms` apart per learner (0: as fast as possible), 5 % poison pills.
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub brokers: String,
+    pub topic: String,
+    /// Where loadgen writes every delivered event.
+    pub events: PathBuf,
+    pub count: u64,
+    pub sessions: usize,
+    pub interval_ms: u64,
+    pub seed: u64,
+}
+
+impl Load {
+    pub fn to(topic: &TestTopic, events: PathBuf) -> Load {
+        Load { brokers: topic.brokers.clone(), topic: topic.name.clone(), events, count: 1000, sessions: 10, interval_ms: 0, seed: 1 }
+    }
+}
+
+/// Runs loadgen; returns every delivered event, each checked delivered.
+pub async fn produce(load: Load) -> Vec<EventRecord> {
+    let mut config = LoadgenConfig::kafka(&load.brokers, &load.topic);
+    config.count = Some(load.count);
+    config.interval_ms = load.interval_ms;
+    config.generator.sessions = load.sessions;
+    config.generator.seed = load.seed;
+    config.generator.poison_percent = 5.0;
+    config.events_out = Some(load.events.clone());
+    let summary = loadgen::run(config).await.expect("loadgen");
+    assert_eq!(summary.sent, load.count, "every event delivered");
+    loadgen::read_events(&load.events).expect("read the events file")
 }
 
 /// The next offset each partition should reach: one past the last delivered.

@@ -1,1 +1,192 @@
-fn main() {}
+//! The seed chain (validate → stats) in wasmtime against the same crates run
+//! natively, per record, on generated events (2 % poison pills) in batches
+//! of 100, 500 and 5,000.
+//!
+//! ```text
+//! scripts/build-transforms && cargo bench -p sluice --bench chain
+//! ```
+//!
+//! Columns:
+//! - native: `validate` then `stats` through the SDK's native runtime, on
+//!   batches already in columnar form (the logic alone);
+//! - wasm: `Chain::run` on host records, everything included (building the
+//!   columnar batch, copying in, the two calls, lifting verdicts and rows,
+//!   the bookkeeping between stages);
+//! - crossing: the same batch through a stage that only keeps every record
+//!   (`misbehave`, mode `ok`), once per stage: what passing a batch in and
+//!   verdicts out costs, with no work inside. Its share is of the wasm time.
+//!
+//! Numbers are medians over repeated runs. The target is wasm ≤ 1.5 × native.
+//! `SLUICE_BENCH_MODULES=<dir>` takes the `.wasm` files from another
+//! directory (to compare builds of the modules).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sluice::loadgen::{EventGenerator, GeneratorConfig};
+use sluice::transform::{Batch, Chain, ChainOptions, Record, Stage, StageLimits, TransformEngine, params_json};
+use sluice_transform::testing::Runtime;
+use sluice_transform::{OwnedBatch, Verdict};
+
+const SIZES: [usize; 3] = [100, 500, 5_000];
+/// Time spent measuring each variant at each size.
+const BUDGET: Duration = Duration::from_millis(1500);
+
+fn main() {
+    // SLUICE_BENCH_MODULES=<dir> measures other builds of the modules.
+    let dir = std::env::var_os("SLUICE_BENCH_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/transforms"));
+    let module = move |name: &str| -> PathBuf {
+        let p = dir.join(format!("{name}.wasm"));
+        if !p.is_file() {
+            eprintln!("{} is missing: run scripts/build-transforms first", p.display());
+            std::process::exit(2);
+        }
+        p
+    };
+    let params: toml::Table =
+        toml::from_str("event_types = [\"FOCUS\", \"DISTRACTED\", \"AWAY\", \"DROWSY\"]\nlocal_offset = \"+09:00\"")
+            .expect("params");
+    let params_text = params_json(&params).expect("params json");
+
+    // Wasm runs on the caller's stack: use a thread with room for it.
+    let stack = TransformEngine::thread_stack_bytes([&StageLimits::default()]);
+    let run = move || {
+        let engine = TransformEngine::new().expect("engine");
+        let load = |name: &str, path: &Path, params: &toml::Table| {
+            engine.load_stage(name, path, params, StageLimits::default()).expect("load stage")
+        };
+        let mut chain = Chain::new(
+            vec![load("validate", &module("validate"), &params), load("stats", &module("stats"), &toml::Table::new())],
+            ChainOptions::default(),
+        );
+        let ok: toml::Table = toml::from_str("mode = \"ok\"").expect("ok");
+        let mut passthrough = load("ok", &module("misbehave"), &ok);
+        let mut validate = Runtime::<validate::Validate>::new("validate");
+        validate.init(&params_text).expect("init");
+        let mut stats = Runtime::<stats::Stats>::new("stats");
+        stats.init("{}").expect("init");
+
+        // SLUICE_BENCH_PROFILE=<size>: only the wasm chain at that size, for
+        // a profiler (`perf record`, with SLUICE_WASM_PERFMAP=1).
+        if let Some(size) = std::env::var("SLUICE_BENCH_PROFILE").ok().and_then(|s| s.parse::<usize>().ok()) {
+            let batch = generate(size);
+            let ns = median_ns(|| chain.run(&batch).expect("chain").records.len());
+            println!("wasm chain, batch of {size}: {:.2} µs/record", ns / size as f64 / 1e3);
+            return;
+        }
+        print_header();
+        for size in SIZES {
+            let batch = generate(size);
+            let columnar = native_batch(&batch);
+            let native_ns = median_ns(|| native_chain(&mut validate, &mut stats, &columnar));
+            // Each stage's share of the chain's time, summed over every run.
+            let mut stage_ns = [0f64; 2];
+            let wasm_ns = median_ns(|| {
+                let out = chain.run(&batch).expect("chain");
+                for (k, s) in out.stages.iter().enumerate() {
+                    stage_ns[k] += s.elapsed.as_nanos() as f64;
+                }
+                out.records.len()
+            });
+            let total: f64 = stage_ns.iter().sum();
+            let stage_ns = stage_ns.map(|ns| wasm_ns * ns / total);
+            let crossing_ns = 2.0 * median_ns(|| passthrough_once(&mut passthrough, &batch));
+            let per = |ns: f64| ns / size as f64 / 1e3;
+            println!(
+                "{:>6} | {:>12.2} | {:>10.2} | {:>5.2}× | {:>8.2} / {:>6.2} | {:>13.3} | {:>5.1} %",
+                size,
+                per(native_ns),
+                per(wasm_ns),
+                wasm_ns / native_ns,
+                per(stage_ns[0]),
+                per(stage_ns[1]),
+                per(crossing_ns),
+                100.0 * crossing_ns / wasm_ns,
+            );
+        }
+    };
+    std::thread::Builder::new().stack_size(stack).spawn(run).expect("thread").join().expect("bench thread");
+}
+
+fn print_header() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!("machine: {cpu}, {cores} cores available; wasmtime 48.0.8, cranelift opt-level speed");
+    println!("per record, µs (median of repeated runs; {} ms per cell)", BUDGET.as_millis());
+    println!(
+        "{:>6} | {:>12} | {:>10} | {:>6} | {:>17} | {:>13} | {:>7}",
+        "batch", "native", "wasm", "ratio", "validate / stats", "crossing", "share"
+    );
+}
+
+/// Events from the load generator, keyed by session, 2 % poison pills.
+fn generate(n: usize) -> Batch {
+    let mut events = EventGenerator::new(GeneratorConfig { seed: n as u64, ..GeneratorConfig::default() });
+    Batch {
+        topic: "study-log-events".into(),
+        partition: 0,
+        records: (0..n)
+            .map(|i| {
+                let e = events.next_event();
+                Record {
+                    key: Some(e.key.into_bytes()),
+                    value: e.value,
+                    headers: Vec::new(),
+                    offset: i as i64,
+                    timestamp: Some(e.time_ms),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn native_batch(batch: &Batch) -> OwnedBatch {
+    let mut b = OwnedBatch::new(batch.topic.clone(), batch.partition);
+    for r in &batch.records {
+        b.push_record(r.offset, r.timestamp, r.key.as_deref(), &r.value, &[]);
+    }
+    b
+}
+
+/// The same two stages, natively: validate, then stats on what it kept.
+fn native_chain(
+    validate: &mut Runtime<validate::Validate>,
+    stats: &mut Runtime<stats::Stats>,
+    batch: &OwnedBatch,
+) -> usize {
+    let out = validate.process(batch).expect("validate");
+    let mut kept = OwnedBatch::new(batch.topic.clone(), batch.partition);
+    for (meta, verdict) in batch.records.iter().zip(&out.verdicts) {
+        if let Verdict::Replace(value) = verdict {
+            kept.push_record(meta.offset, meta.timestamp, None, value, &[]);
+        }
+    }
+    let rows = stats.process(&kept).expect("stats").rows.len();
+    out.rows.len() + rows
+}
+
+fn passthrough_once(stage: &mut Stage, batch: &Batch) -> usize {
+    stage.process(batch).expect("passthrough").verdicts.len()
+}
+
+/// Median wall time of `f` in ns, after a warm-up, over as many runs as fit
+/// the budget (at least 5).
+fn median_ns<T>(mut f: impl FnMut() -> T) -> f64 {
+    for _ in 0..3 {
+        std::hint::black_box(f());
+    }
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    while samples.len() < 5 || started.elapsed() < BUDGET {
+        let t = Instant::now();
+        std::hint::black_box(f());
+        samples.push(t.elapsed().as_nanos() as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}

@@ -14,6 +14,8 @@
 //!   and cached in memory by the SHA-256 of their bytes for as long as a
 //!   stage uses them. Nothing is ever deserialized from disk: the host only
 //!   runs code it compiled itself in this process.
+//! - `SLUICE_WASM_PERFMAP=1` in the environment makes wasmtime write
+//!   `/tmp/perf-<pid>.map`, so that `perf` can name the modules' functions.
 //! - No pooling allocator: instances are long-lived (one per stage, rebuilt
 //!   only after a trap), so instantiation speed is off the hot path and the
 //!   on-demand allocator's lazily committed memory suits a few stages better
@@ -25,10 +27,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, OptLevel};
 
-use super::bindings::{Transform, TransformPre};
+use super::bindings::TransformPre;
 use super::contract::check_exports;
 use super::error::TransformError;
 use super::host::HostState;
@@ -165,10 +167,12 @@ impl EngineGroup {
             .cranelift_opt_level(OptLevel::Speed)
             .parallel_compilation(true)
             .max_wasm_stack(usize::try_from(stack_kb << 10).unwrap_or(usize::MAX));
+        if std::env::var_os("SLUICE_WASM_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| TransformError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .and_then(|()| Transform::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s))
+        super::host::add_to_linker(&mut linker)
             .map_err(|e| TransformError::Engine(format!("cannot link the host interfaces: {e:#}")))?;
         Ok(EngineGroup { engine, linker, cache: Mutex::new(HashMap::new()), _ticker: ticker })
     }

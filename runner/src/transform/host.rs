@@ -7,17 +7,21 @@
 //!   lookups, stdin closed. Stdout and stderr go to capped in-memory buffers
 //!   that are forwarded to the log after each call, within the same budget.
 //!   A Rust panic message written to stderr becomes the trap's reason.
+//! - no waiting: `wasi:clocks/monotonic-clock` `subscribe-duration` and
+//!   `subscribe-instant` trap. WASI runs synchronously on the caller's
+//!   thread, where the epoch deadline cannot interrupt host code, so a
+//!   module that could sleep could hold a partition past its time limit.
 //! - the memory cap ([`MemoryCap`]).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::{host_iface, wit};
+use super::bindings::{Transform, host_iface, wit};
 use super::limits::{MemoryCap, StageLimits};
 
 /// How much of each stdio stream is kept per call beyond the log budget: the
@@ -25,6 +29,31 @@ use super::limits::{MemoryCap, StageLimits};
 const TAIL_BYTES: usize = 4096;
 /// How much one `check-write` lets the guest write at once.
 const WRITE_PERMIT: usize = 64 * 1024;
+
+/// The WASI version whose monotonic clock is replaced (the one
+/// `wasmtime-wasi` defines; guests importing any 0.2.x are linked to it).
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// A module tried to wait.
+#[derive(Debug, thiserror::Error)]
+#[error("the module tried to wait ({0}); transforms may not sleep or block")]
+pub(crate) struct WaitForbidden(&'static str);
+
+/// Everything a module may import, as described in the module docs.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    Transform::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    clock.func_wrap("subscribe-duration", |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+        Err(WaitForbidden("monotonic-clock.subscribe-duration").into())
+    })?;
+    clock.func_wrap("subscribe-instant", |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+        Err(WaitForbidden("monotonic-clock.subscribe-instant").into())
+    })?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
 
 /// The data of one stage's store.
 pub(crate) struct HostState {

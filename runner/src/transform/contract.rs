@@ -147,10 +147,8 @@ pub(crate) fn output_from_wit(
                 decl.columns.len()
             ));
         }
-        let mut values = Vec::with_capacity(row.values.len());
-        for (value, column) in row.values.into_iter().zip(&decl.columns) {
-            let value = value_from_wit(value);
-            match value.kind() {
+        for (value, column) in row.values.iter().zip(&decl.columns) {
+            match wit_kind(value) {
                 None if column.nullable => {}
                 None => {
                     return Err(format!(
@@ -166,11 +164,23 @@ pub(crate) fn output_from_wit(
                 }
                 Some(_) => {}
             }
-            values.push(value);
         }
+        // Same layout on both sides: this reuses the allocation.
+        let values = row.values.into_iter().map(value_from_wit).collect();
         rows.push(Row { output, source, values });
     }
     Ok(StageOutput { verdicts, rows })
+}
+
+fn wit_kind(value: &wit::Value) -> Option<ColumnKind> {
+    match value {
+        wit::Value::Null => None,
+        wit::Value::Int(_) => Some(ColumnKind::Int),
+        wit::Value::Float(_) => Some(ColumnKind::Float),
+        wit::Value::Text(_) => Some(ColumnKind::Text),
+        wit::Value::Bytes(_) => Some(ColumnKind::Bytes),
+        wit::Value::TimestampMs(_) => Some(ColumnKind::TimestampMs),
+    }
 }
 
 fn value_from_wit(value: wit::Value) -> Value {

@@ -323,6 +323,7 @@ pub fn render(s: &Summary) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

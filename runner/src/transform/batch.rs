@@ -120,6 +120,7 @@ impl Columnar {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -459,6 +459,7 @@ fn broken(stage: &str, abort: Abort, records: usize, budget: Duration) -> ChainF
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

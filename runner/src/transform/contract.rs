@@ -195,6 +195,7 @@ fn value_from_wit(value: wit::Value) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -309,6 +309,7 @@ impl tokio::io::AsyncWrite for Capture {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

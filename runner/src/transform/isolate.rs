@@ -164,6 +164,7 @@ fn failure_hint<F>(search: &Search<'_, F>) -> StageFailure {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::collections::BTreeSet;
 

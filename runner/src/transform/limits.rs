@@ -101,6 +101,7 @@ impl wasmtime::ResourceLimiter for MemoryCap {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use wasmtime::ResourceLimiter;
 

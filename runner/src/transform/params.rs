@@ -37,6 +37,7 @@ fn convert(value: &toml::Value, path: &str) -> Result<Json, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -51,6 +51,7 @@ pub(crate) fn check(path: &Path, known: &Fingerprint) -> std::io::Result<Check> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

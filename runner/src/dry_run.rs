@@ -40,6 +40,8 @@ pub struct Summary {
     /// Records some stage rejected (dead letters).
     pub rejected: usize,
     pub stages: Vec<StageSummary>,
+    /// The first few records that came through, with their final value.
+    pub kept_sample: Vec<Kept>,
     /// Set when a stage was judged broken; the run stopped there.
     pub broken_deploy: Option<String>,
 }
@@ -71,6 +73,14 @@ pub struct Reject {
     /// `trap`, `timeout`, … when the record made the stage fail.
     pub failure: Option<&'static str>,
     /// The start of the record's value as text.
+    pub value: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Kept {
+    pub line: usize,
+    pub offset: i64,
+    /// The value after the last stage, as text.
     pub value: String,
 }
 
@@ -117,6 +127,7 @@ pub fn run(config: &Path, input: &Path) -> anyhow::Result<Summary> {
         kept: 0,
         rejected: 0,
         stages: Vec::new(),
+        kept_sample: Vec::new(),
         broken_deploy: None,
     };
     // Wasm runs on the calling thread's stack: give it one big enough.
@@ -207,7 +218,17 @@ fn run_chain(
         }
         for (j, outcome) in out.records.iter().enumerate() {
             match outcome {
-                RecordOutcome::Kept { .. } => summary.kept += 1,
+                RecordOutcome::Kept { .. } => {
+                    summary.kept += 1;
+                    if summary.kept_sample.len() < SAMPLE_ROWS {
+                        let value = outcome.kept_value(&batch.records[j].value).unwrap_or_default();
+                        summary.kept_sample.push(Kept {
+                            line: first + j + 1,
+                            offset: batch.records[j].offset,
+                            value: preview(value),
+                        });
+                    }
+                }
                 RecordOutcome::Rejected(r) => {
                     summary.rejected += 1;
                     summary.stages[r.stage_index].rejects.push(Reject {
@@ -315,6 +336,15 @@ pub fn render(s: &Summary) -> String {
         }
     }
     let _ = writeln!(o);
+    if !s.kept_sample.is_empty() {
+        let _ = writeln!(o, "kept, with the value the last stage left:");
+        for k in &s.kept_sample {
+            let _ = writeln!(o, "  line {} (offset {}): {}", k.line, k.offset, k.value);
+        }
+        if s.kept > s.kept_sample.len() {
+            let _ = writeln!(o, "  … {} more", s.kept - s.kept_sample.len());
+        }
+    }
     let _ = writeln!(o, "total: {} records, {} kept, {} rejected (dead letters)", s.records, s.kept, s.rejected);
     if let Some(b) = &s.broken_deploy {
         let _ = writeln!(o, "stopped: {b}");

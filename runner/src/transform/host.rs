@@ -161,6 +161,7 @@ impl LogSink {
             return;
         }
         self.used += message.len();
+        let message = printable(message);
         let stage = &*self.stage;
         match level {
             wit::Level::Debug => tracing::debug!(stage, "{message}"),
@@ -182,6 +183,23 @@ impl LogSink {
             );
         }
     }
+}
+
+/// The message with control characters (terminal escapes, carriage
+/// returns) escaped, so that a module cannot forge or garble log lines.
+fn printable(message: &str) -> std::borrow::Cow<'_, str> {
+    if !message.chars().any(|c| c.is_control() && c != '\t') {
+        return message.into();
+    }
+    let mut out = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        if c.is_control() && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// Finds a Rust panic in what a guest wrote, as `panicked at FILE:LINE:COL:
@@ -335,6 +353,12 @@ mod tests {
         c.write_bytes(b"end");
         let (_, _, tail) = c.take();
         assert!(tail.len() <= 2 * TAIL_BYTES && tail.ends_with(b"xend"));
+    }
+
+    #[test]
+    fn log_lines_cannot_carry_control_characters() {
+        assert_eq!(printable("plain\ttext"), "plain\ttext");
+        assert_eq!(printable("a\nb\u{1b}[31mc"), "a\\nb\\u{1b}[31mc");
     }
 
     #[test]

@@ -323,6 +323,33 @@ fn a_stage_that_always_traps_is_a_broken_deploy() {
 }
 
 #[test]
+fn a_stage_that_always_loops_is_a_broken_deploy_within_the_budget() {
+    let limits = StageLimits { time_ms: 50, ..tight() };
+    let options = ChainOptions { isolation_budget: std::time::Duration::from_millis(300), ..ChainOptions::default() };
+    let mut c = Chain::new(vec![misbehave("loop", limits).expect("load")], options);
+    let started = std::time::Instant::now();
+    match c.run(&good_batch(64)) {
+        Err(ChainFailure::BrokenDeploy { failure: StageFailure::Timeout { limit_ms: 50 }, why, .. }) => {
+            assert!(matches!(why, BrokenWhy::IsolationBudget { .. } | BrokenWhy::TooManyFailing { .. }), "{why:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_batch_too_big_for_the_memory_limit_is_split_without_dead_letters() {
+    // 10 MiB per record in 32 MiB: one or two records fit, three do not.
+    let limits = StageLimits { memory_mb: 32, ..tight() };
+    let mut c = chain(vec![misbehave("huge-output", limits).expect("load")]);
+    let out = c.run(&good_batch(4)).expect("split, not broken");
+    assert!(out.records.iter().all(|r| matches!(r, RecordOutcome::Kept { value: Some(v) } if v.len() == 10 << 20)));
+    let report = &out.stages[0];
+    assert_eq!(report.isolated, 0);
+    assert!(report.calls > 1, "{report:?}");
+}
+
+#[test]
 fn a_guest_error_or_a_contract_breach_is_a_broken_deploy_at_once() {
     let mut c = chain(vec![misbehave("error", tight()).expect("load")]);
     let err = c.run(&good_batch(10)).expect_err("broken");

@@ -158,4 +158,106 @@ mod tests {
         assert!(next_batch(&mut rx, limits(100, 1 << 20, 10), &mut cursor, &stop).await.is_empty());
         drop(tx);
     }
+
+    /// The cursor against a model of the partition: whatever re-deliveries
+    /// and records fetched before a seek sit in the queue, the worker takes
+    /// each offset once, in order, from its start and from every seek on.
+    mod model {
+        use std::time::Duration;
+
+        use proptest::prelude::*;
+        use tokio::sync::mpsc;
+        use tokio_util::sync::CancellationToken;
+
+        use super::super::{BatchLimits, Cursor, Routed, next_batch};
+        use crate::transform::Record;
+
+        #[derive(Debug, Clone)]
+        struct Seek {
+            /// After this many batches…
+            after_batch: usize,
+            /// …move to this offset (back, like a fence to a smaller stored
+            /// offset, or ahead, like one to a larger)…
+            to: i64,
+            /// …with this many records of the old epoch still queued.
+            stale: usize,
+        }
+
+        fn scenario() -> impl Strategy<Value = (i64, i64, usize, usize, Vec<Seek>)> {
+            (20i64..300).prop_flat_map(|len| {
+                (
+                    Just(len),
+                    0..len,                      // the stored offset the worker starts from
+                    0usize..20,                  // re-deliveries before it
+                    1usize..40,                  // max_records
+                    prop::collection::vec(
+                        (0usize..12, 0..len, 0usize..30).prop_map(|(after_batch, to, stale)| Seek { after_batch, to, stale }),
+                        0..4,
+                    ),
+                )
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn each_offset_once_in_order((len, start, redeliveries, max_records, mut seeks) in scenario()) {
+                seeks.sort_by_key(|s| s.after_batch);
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("runtime");
+                let (accepted, expected) = runtime.block_on(async move {
+                    let (tx, mut rx) = mpsc::channel(10_000);
+                    let stop = CancellationToken::new();
+                    let limits = BatchLimits { max_records, max_bytes: usize::MAX, max_wait: Duration::from_millis(1) };
+                    let mut cursor = Cursor { epoch: 0, position: Some(start) };
+                    // The poller: fetches from `fetch` with its epoch.
+                    let mut fetch = (start - i64::try_from(redeliveries).expect("small")).max(0);
+                    let mut epoch = 0;
+                    let send = |tx: &mpsc::Sender<Routed>, offset: i64, epoch: u32| {
+                        tx.try_send(Routed { epoch, record: Record { offset, value: vec![1], ..Record::default() } }).expect("room");
+                    };
+                    let mut expected: Vec<i64> = Vec::new();
+                    let mut want = start;
+                    let mut accepted = Vec::new();
+                    let mut seeks = seeks.into_iter().peekable();
+                    for batch_no in 0.. {
+                        // The poller hands over what it fetched so far.
+                        for _ in 0..max_records * 2 {
+                            if fetch < len {
+                                send(&tx, fetch, epoch);
+                                fetch += 1;
+                            }
+                        }
+                        // Nothing left to take waits forever: give up after a (paused-clock) second.
+                        // It can only time out before the first record is accepted, so nothing is lost.
+                        let batch = tokio::time::timeout(Duration::from_secs(1), next_batch(&mut rx, limits, &mut cursor, &stop))
+                            .await
+                            .unwrap_or_default();
+                        accepted.extend(batch.iter().map(|r| r.offset));
+                        while let Some(seek) = seeks.next_if(|s| s.after_batch == batch_no) {
+                            // Everything wanted up to the worker's position was taken.
+                            let reached = cursor.position.unwrap_or(start).max(want);
+                            expected.extend(want..reached);
+                            // Records fetched before the seek reach the queue after it.
+                            for _ in 0..seek.stale {
+                                if fetch < len {
+                                    send(&tx, fetch, epoch);
+                                    fetch += 1;
+                                }
+                            }
+                            cursor.epoch += 1;
+                            cursor.position = Some(seek.to);
+                            epoch += 1;
+                            fetch = seek.to;
+                            want = seek.to;
+                        }
+                        if seeks.peek().is_none() && fetch >= len && rx.is_empty() {
+                            break;
+                        }
+                    }
+                    expected.extend(want..len);
+                    (accepted, expected)
+                });
+                prop_assert_eq!(accepted, expected);
+            }
+        }
+    }
 }

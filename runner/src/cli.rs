@@ -126,7 +126,7 @@ async fn check(pipeline: Pipeline) -> anyhow::Result<()> {
     // Already cancelled: an unreachable database is an error, not a wait.
     let no_wait = CancellationToken::new();
     no_wait.cancel();
-    let prepared = crate::pipeline::prepare(&pipeline, &no_wait).await?;
+    let prepared = crate::pipeline::prepare(&pipeline, crate::pipeline::Schema::Inspect, &no_wait).await?;
     anyhow::ensure!(prepared.is_some(), "cannot reach the database of {}", pipeline.path.display());
     println!(
         "{}: ok ({} stages, {} tables)",

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use setup::{Prepared, prepare};
+pub use setup::{Prepared, Schema, prepare};
 
 use crate::config::Pipeline;
 use crate::source::{PartitionControl, Partitions, Routed, Source};
@@ -28,7 +28,7 @@ use crate::source::{PartitionControl, Partitions, Routed, Source};
 /// Runs the pipeline until `shutdown` is cancelled, then finishes the batches
 /// in hand, commits them and returns.
 pub async fn run(pipeline: Pipeline, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let prepared = prepare(&pipeline, &shutdown).await?;
+    let prepared = prepare(&pipeline, Schema::Migrate, &shutdown).await?;
     let Some(prepared) = prepared else {
         return Ok(()); // shut down while waiting for the database
     };

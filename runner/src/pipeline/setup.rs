@@ -20,11 +20,20 @@ pub struct Prepared {
     pub max_packet: usize,
 }
 
+/// What `prepare` does to the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// Apply pending migrations (`run`).
+    Migrate,
+    /// Only look (`check`): a missing table is an error.
+    Inspect,
+}
+
 /// Connects (waiting for the database while `shutdown` allows; `None` if it
-/// was cancelled first), migrates, loads every stage once (which checks the
-/// modules and their params), plans the tables and checks that they have the
-/// columns the plan writes.
-pub async fn prepare(pipeline: &Pipeline, shutdown: &CancellationToken) -> anyhow::Result<Option<Prepared>> {
+/// was cancelled first), migrates if asked, loads every stage once (which
+/// checks the modules and their params), plans the tables and checks that
+/// they have the columns the plan writes.
+pub async fn prepare(pipeline: &Pipeline, schema: Schema, shutdown: &CancellationToken) -> anyhow::Result<Option<Prepared>> {
     let url = pipeline.database_url()?;
     let max_connections = u32::try_from(pipeline.config.sink.max_connections.get()).unwrap_or(u32::MAX);
     let mut wait = Duration::from_millis(500);
@@ -41,7 +50,9 @@ pub async fn prepare(pipeline: &Pipeline, shutdown: &CancellationToken) -> anyho
             }
         }
     };
-    crate::db::migrate(&pool).await?;
+    if schema == Schema::Migrate {
+        crate::db::migrate(&pool).await?;
+    }
     let engine = Arc::new(TransformEngine::new()?);
     let chain = {
         let engine = engine.clone();

@@ -7,5 +7,5 @@ wasmtime::component::bindgen!({
     world: "transform",
 });
 
-pub(crate) use sluice::transform::host as host_iface;
-pub(crate) use sluice::transform::types as wit;
+pub(crate) use self::sluice::transform::host as host_iface;
+pub(crate) use self::sluice::transform::types as wit;

@@ -282,3 +282,43 @@ async fn a_module_replaced_by_a_broken_file_keeps_the_running_one() {
     assert!(sluice.terminate().success());
     run.topic.delete().await;
 }
+
+/// `sluice check` on `config` with `url`: (success, stdout + stderr).
+fn check(config: &std::path::Path, url: &str) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["check", "--config"])
+        .arg(config)
+        .env("DATABASE_URL", url)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run sluice check");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_finds_missing_tables_columns_and_refused_params_without_consuming() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_pipeline(dir.path());
+    let (url, pool) = fresh_database("check").await;
+
+    let (ok, out) = check(&config, &url);
+    assert!(!ok && out.contains("table study_log does not exist"), "an unmigrated database fails the check:\n{out}");
+    let tables: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+        .fetch_one(&pool)
+        .await
+        .expect("count tables");
+    assert_eq!(tables, 0, "check changes nothing");
+
+    sluice::db::migrate(&pool).await.expect("migrate");
+    let (ok, out) = check(&config, &url);
+    assert!(ok && out.contains(": ok (2 stages, 2 tables)"), "{out}");
+
+    sqlx::query("ALTER TABLE study_log DROP COLUMN event_type").execute(&pool).await.expect("drop a column");
+    let (ok, out) = check(&config, &url);
+    assert!(!ok && out.contains("table study_log has no column event_type"), "{out}");
+
+    let text = std::fs::read_to_string(&config).expect("read").replace("local_offset = \"+09:00\"", "local_offset = \"nine\"");
+    std::fs::write(&config, text).expect("write");
+    let (ok, out) = check(&config, &url);
+    assert!(!ok && out.contains("local_offset"), "a module refusing its params fails the check:\n{out}");
+}

@@ -59,7 +59,7 @@ fn invalid_configs_fail_with_the_expected_messages() {
         let name = case.file_name().expect("name").to_string_lossy().to_string();
         let text = std::fs::read_to_string(&case).expect("read case");
         let got = match Pipeline::from_text(Path::new(&name), text) {
-            Ok(_) => format!("(parsed without error)"),
+            Ok(_) => "(parsed without error)".to_string(),
             Err(e) => e.to_string(),
         };
         let expected_path = case.with_extension("err");

@@ -110,10 +110,10 @@ pub async fn run(shared: Arc<Shared>, partition: i32, stored: Option<i64>, mut r
                 Ok(()) => {
                     expected = Some(write.next);
                     control.committed(write.next);
-                    if let Some(dlq) = &shared.dead_letter_topic {
-                        if !write.dead_letters.is_empty() {
-                            dlq.publish(&shared.topic, partition, &write.dead_letters).await;
-                        }
+                    if let Some(dlq) = &shared.dead_letter_topic
+                        && !write.dead_letters.is_empty()
+                    {
+                        dlq.publish(&shared.topic, partition, &write.dead_letters).await;
                     }
                     tracing::debug!(
                         partition,
@@ -126,9 +126,12 @@ pub async fn run(shared: Arc<Shared>, partition: i32, stored: Option<i64>, mut r
                     break;
                 }
                 Err(SinkError::Fenced { stored, .. }) => {
-                    // Someone else wrote this partition since we read its offset.
+                    // Someone else wrote this partition since we read its
+                    // offset, or this very batch did and the reply to its
+                    // COMMIT was lost with the connection. Either way the
+                    // stored offset is the truth: continue from it.
                     let resume = stored.unwrap_or(first);
-                    tracing::warn!(partition, ?stored, resume, "offset fence: another consumer wrote this partition; resuming from the stored offset");
+                    tracing::warn!(partition, ?stored, resume, "offset fence: the stored offset moved; resuming from it");
                     expected = stored;
                     control.seek(&mut cursor, resume);
                     break;

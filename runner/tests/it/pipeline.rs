@@ -202,11 +202,15 @@ async fn two_processes_in_one_group_survive_one_dying() {
         ..Load::to(&run.topic, run.dir.path().join("events.jsonl"))
     }));
     // Both share the partitions for a while, then one dies mid-run.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    first.assert_running();
-    second.assert_running();
     let assignments = |s: &Sluice| std::fs::read_to_string(&s.log).unwrap_or_default().matches("partitions assigned").count();
-    assert!(assignments(&first) >= 1 && assignments(&second) >= 1, "both processes own partitions before the kill");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while assignments(&first) == 0 || assignments(&second) == 0 {
+        first.assert_running();
+        second.assert_running();
+        assert!(tokio::time::Instant::now() < deadline, "both processes own partitions within 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let before = assignments(&second);
     first.kill();
     // The survivor is given the dead one's partitions.

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use sluice::loadgen::{EventGenerator, GeneratorConfig};
 use sluice::transform::{Batch, Chain, ChainOptions, Record, Stage, StageLimits, TransformEngine, params_json};
 use sluice_transform::testing::Runtime;
-use sluice_transform::{OwnedBatch, Verdict};
+use sluice_transform::{OwnedBatch, VerdictKind};
 
 const SIZES: [usize; 3] = [100, 500, 5_000];
 /// Time spent measuring each variant at each size.
@@ -153,7 +153,8 @@ fn native_batch(batch: &Batch) -> OwnedBatch {
     b
 }
 
-/// The same two stages, natively: validate, then stats on what it kept.
+/// The same two stages, natively: validate, then stats on what it kept
+/// (with the values validate gave them).
 fn native_chain(
     validate: &mut Runtime<validate::Validate>,
     stats: &mut Runtime<stats::Stats>,
@@ -161,13 +162,19 @@ fn native_chain(
 ) -> usize {
     let out = validate.process(batch).expect("validate");
     let mut kept = OwnedBatch::new(batch.topic.clone(), batch.partition);
-    for (meta, verdict) in batch.records.iter().zip(&out.verdicts) {
-        if let Verdict::Replace(value) = verdict {
-            kept.push_record(meta.offset, meta.timestamp, None, value, &[]);
+    let mut lens = out.replacement_lens.iter();
+    let mut at = 0;
+    for (i, verdict) in out.verdicts.iter().enumerate() {
+        if *verdict == VerdictKind::Replace {
+            let len = *lens.next().expect("a length per replaced value") as usize;
+            let timestamp = Some(batch.timestamps[i]).filter(|t| *t >= 0);
+            kept.push_record(batch.offsets[i], timestamp, None, &out.replacements[at..at + len], &[]);
+            at += len;
         }
     }
-    let rows = stats.process(&kept).expect("stats").rows.len();
-    out.rows.len() + rows
+    let stats_out = stats.process(&kept).expect("stats");
+    let rows = |o: &sluice_transform::BatchOutput| o.rows.iter().map(|s| s.count as usize).sum::<usize>();
+    rows(&out) + rows(&stats_out)
 }
 
 fn passthrough_once(stage: &mut Stage, batch: &Batch) -> usize {

@@ -246,9 +246,9 @@ fn run_chain(
         for s in &mut summary.stages {
             for o in &mut s.outputs {
                 let Some(rows) = outputs.next() else { break };
-                o.rows += rows.rows.len();
-                for row in rows.rows.iter().take(SAMPLE_ROWS.saturating_sub(o.sample.len())) {
-                    o.sample.push(row.values.iter().map(json_value).collect());
+                o.rows += rows.len();
+                for row in rows.rows().take(SAMPLE_ROWS.saturating_sub(o.sample.len())) {
+                    o.sample.push(row.values().map(json_value).collect());
                 }
             }
         }
@@ -278,12 +278,12 @@ fn preview(value: &[u8]) -> String {
     out
 }
 
-fn json_value(v: &Value) -> serde_json::Value {
+fn json_value(v: Value<'_>) -> serde_json::Value {
     match v {
         Value::Null => serde_json::Value::Null,
-        Value::Int(i) => (*i).into(),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
-        Value::Text(s) => s.clone().into(),
+        Value::Int(i) => i.into(),
+        Value::Float(f) => serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into),
+        Value::Text(s) => s.into(),
         Value::Bytes(_) | Value::TimestampMs(_) => v.to_string().into(),
     }
 }
@@ -375,8 +375,8 @@ mod tests {
 
     #[test]
     fn values_as_json() {
-        assert_eq!(json_value(&Value::TimestampMs(0)), "1970-01-01T00:00:00.000Z");
-        assert_eq!(json_value(&Value::Int(3)), 3);
-        assert_eq!(json_value(&Value::Null), serde_json::Value::Null);
+        assert_eq!(json_value(Value::TimestampMs(0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(json_value(Value::Int(3)), 3);
+        assert_eq!(json_value(Value::Null), serde_json::Value::Null);
     }
 }

@@ -6,14 +6,14 @@ use crate::transform::{Batch, ChainOutput, RecordOutcome, Value};
 use super::worker::Shared;
 
 /// A side-output value as a bind value.
-fn cell(value: &Value) -> Cell {
+fn cell(value: Value<'_>) -> Cell {
     match value {
         Value::Null => Cell::Null,
-        Value::Int(v) => Cell::Int(*v),
-        Value::Float(v) => Cell::Float(*v),
-        Value::Text(v) => Cell::Text(v.clone()),
-        Value::Bytes(v) => Cell::Bytes(v.clone()),
-        Value::TimestampMs(ms) => Cell::from_epoch_ms(*ms),
+        Value::Int(v) => Cell::Int(v),
+        Value::Float(v) => Cell::Float(v),
+        Value::Text(v) => Cell::Text(v.to_string()),
+        Value::Bytes(v) => Cell::Bytes(v.to_vec()),
+        Value::TimestampMs(ms) => Cell::from_epoch_ms(ms),
     }
 }
 
@@ -38,24 +38,23 @@ pub(super) fn batch_write<'a>(shared: &'a Shared, batch: &Batch, expected: Optio
         let Some(rows) = output.output(&plan.stage, &plan.output) else {
             continue;
         };
-        let mut bound = Vec::with_capacity(rows.rows.len());
-        for row in &rows.rows {
-            let source = match row.source {
-                Some(i) => match (batch.records.get(i), output.records.get(i)) {
-                    // The record was rejected further down the chain: its rows go too.
-                    (_, Some(RecordOutcome::Rejected(_))) => continue,
-                    (Some(r), _) => Some(RowSource {
+        let mut bound = Vec::with_capacity(rows.len());
+        // Rows of records that a later stage rejected are already left out.
+        for row in rows.rows() {
+            let source = match row.source() {
+                Some(i) => match batch.records.get(i) {
+                    Some(r) => Some(RowSource {
                         topic: &batch.topic,
                         partition: batch.partition,
                         offset: r.offset,
                         key: r.key.as_deref(),
                         timestamp: r.timestamp,
                     }),
-                    (None, _) => None,
+                    None => None,
                 },
                 None => None,
             };
-            let values: Vec<Cell> = row.values.iter().map(cell).collect();
+            let values: Vec<Cell> = row.values().map(cell).collect();
             match plan.bind(&values, source) {
                 Ok(cells) => bound.push(cells),
                 Err(e) => tracing::error!(table = %plan.table, error = %e, "row dropped: it does not fit the table plan"),

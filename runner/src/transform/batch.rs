@@ -1,9 +1,10 @@
 //! Host-side records and batches, and their columnar form for the boundary.
 //!
-//! The contract passes a batch as one keys buffer, one values buffer and a
-//! fixed-size meta entry per record. [`Columnar`] builds that form into
+//! The contract passes a batch column by column: a list per record field,
+//! one keys buffer, one values buffer. [`Columnar`] builds that form into
 //! buffers that are kept and reused from call to call, so after the first
-//! batches building one allocates nothing (header keys aside).
+//! batches building one allocates nothing (header keys aside), and wasmtime
+//! copies each list into the module in one piece.
 
 use super::bindings::wit;
 
@@ -41,15 +42,24 @@ impl Default for Columnar {
             batch: wit::Batch {
                 topic: String::new(),
                 partition: 0,
-                records: Vec::new(),
+                offsets: Vec::new(),
+                timestamps: Vec::new(),
+                key_lens: Vec::new(),
                 keys: Vec::new(),
+                value_lens: Vec::new(),
                 values: Vec::new(),
+                header_counts: Vec::new(),
                 headers: Vec::new(),
             },
             headers_used: 0,
         }
     }
 }
+
+/// The contract's timestamp of a record without one (Kafka's own value).
+const NO_TIMESTAMP: i64 = -1;
+/// The contract's key length of a record without a key.
+const NO_KEY: i32 = -1;
 
 /// A length that must fit the contract's `u32`. Kafka caps messages far
 /// below 4 GiB, so saturating only matters for absurd input, which the guest
@@ -65,9 +75,13 @@ impl Columnar {
         b.topic.clear();
         b.topic.push_str(topic);
         b.partition = partition;
-        b.records.clear();
+        b.offsets.clear();
+        b.timestamps.clear();
+        b.key_lens.clear();
         b.keys.clear();
+        b.value_lens.clear();
         b.values.clear();
+        b.header_counts.clear();
         self.headers_used = 0;
     }
 
@@ -75,11 +89,19 @@ impl Columnar {
     /// passes values replaced by earlier stages this way).
     pub(crate) fn push(&mut self, record: &Record, value: &[u8]) {
         let b = &mut self.batch;
-        let key_len = record.key.as_ref().map(|k| {
-            b.keys.extend_from_slice(k);
-            len32(k.len())
+        b.offsets.push(record.offset);
+        // Kafka timestamps are never negative but for its own "none".
+        b.timestamps.push(record.timestamp.filter(|t| *t >= 0).unwrap_or(NO_TIMESTAMP));
+        b.key_lens.push(match &record.key {
+            Some(k) => {
+                b.keys.extend_from_slice(k);
+                i32::try_from(k.len()).unwrap_or(i32::MAX)
+            }
+            None => NO_KEY,
         });
+        b.value_lens.push(len32(value.len()));
         b.values.extend_from_slice(value);
+        b.header_counts.push(len32(record.headers.len()));
         for (key, val) in &record.headers {
             match b.headers.get_mut(self.headers_used) {
                 Some(h) => {
@@ -97,13 +119,6 @@ impl Columnar {
             }
             self.headers_used += 1;
         }
-        b.records.push(wit::RecordMeta {
-            offset: record.offset,
-            timestamp: record.timestamp,
-            key_len,
-            value_len: len32(value.len()),
-            header_count: len32(record.headers.len()),
-        });
     }
 
     /// The finished batch. Header entries past the ones in use are dropped
@@ -115,7 +130,7 @@ impl Columnar {
 
     /// Records in the batch being built.
     pub(crate) fn len(&self) -> usize {
-        self.batch.records.len()
+        self.batch.offsets.len()
     }
 }
 
@@ -149,9 +164,11 @@ mod tests {
         assert_eq!(batch.values, b"v-one2");
         assert_eq!(batch.headers.len(), 2);
         assert_eq!(batch.headers[1].value, None);
-        let m = &batch.records;
-        assert_eq!((m[0].offset, m[0].timestamp, m[0].key_len, m[0].value_len, m[0].header_count), (7, Some(70), Some(2), 5, 2));
-        assert_eq!((m[1].key_len, m[1].value_len, m[1].header_count), (None, 1, 0));
+        assert_eq!(batch.offsets, [7, 8]);
+        assert_eq!(batch.timestamps, [70, 80]);
+        assert_eq!(batch.key_lens, [2, -1]);
+        assert_eq!(batch.value_lens, [5, 1]);
+        assert_eq!(batch.header_counts, [2, 0]);
     }
 
     #[test]
@@ -167,6 +184,7 @@ mod tests {
         assert_eq!(c.len(), 1);
         let batch = c.finish();
         assert_eq!(batch.topic, "u");
+        assert_eq!((batch.offsets.as_slice(), batch.key_lens.as_slice(), batch.header_counts.as_slice()), (&[2i64][..], &[-1][..], &[2u32][..]));
         assert!(batch.keys.is_empty());
         assert_eq!(batch.values, b"b");
         assert_eq!(batch.headers.len(), 2);

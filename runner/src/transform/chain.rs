@@ -22,12 +22,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use super::batch::Batch;
 use super::engine::TransformEngine;
 use super::error::{StageFailure, TransformError};
 use super::isolate::{self, Abort, Policy};
 use super::limits::StageLimits;
-use super::output::{Column, OutputDecl, Value, Verdict};
+use super::output::{Column, OutputDecl, RowRef, RowSet, Verdict};
 use super::reload::{self, Check};
 use super::stage::{ModuleSource, Stage};
 use crate::config::Pipeline;
@@ -120,7 +122,7 @@ struct Slot {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordOutcome {
     /// Came through every stage; `value` is `None` when no stage replaced it.
-    Kept { value: Option<Vec<u8>> },
+    Kept { value: Option<Bytes> },
     Rejected(Rejection),
 }
 
@@ -148,20 +150,31 @@ pub struct Rejection {
     pub failure: Option<StageFailure>,
 }
 
-/// The rows of one side output of one stage.
+/// The rows of one side output of one stage, in the column sets they came
+/// in (one per call and kind of row); rows of records that a later stage
+/// rejected are left out. Sources index the input batch's records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputRows {
     pub stage: Arc<str>,
     pub output: String,
     pub columns: Vec<Column>,
-    pub rows: Vec<OutputRow>,
+    sets: Vec<RowSet>,
 }
 
-/// One side-output row; `source` indexes the input batch's records.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutputRow {
-    pub source: Option<usize>,
-    pub values: Vec<Value>,
+impl OutputRows {
+    /// Every row, set after set.
+    pub fn rows(&self) -> impl Iterator<Item = RowRef<'_>> {
+        self.sets.iter().flat_map(RowSet::rows)
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.sets.iter().map(RowSet::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// What one stage did with one batch.
@@ -280,7 +293,7 @@ impl Chain {
     /// Runs `batch` through every stage.
     pub fn run(&mut self, batch: &Batch) -> Result<ChainOutput, ChainFailure> {
         let n = batch.records.len();
-        let mut replaced: Vec<Option<Vec<u8>>> = vec![None; n];
+        let mut replaced: Vec<Option<Bytes>> = vec![None; n];
         let mut rejected: Vec<Option<Rejection>> = vec![None; n];
         let mut alive: Vec<usize> = (0..n).collect();
         let mut outputs: Vec<(usize, OutputRows)> = Vec::new();
@@ -299,7 +312,7 @@ impl Chain {
             let mut mine: Vec<OutputRows> = stage
                 .outputs()
                 .iter()
-                .map(|d| OutputRows { stage: name.clone(), output: d.name.clone(), columns: d.columns.clone(), rows: Vec::new() })
+                .map(|d| OutputRows { stage: name.clone(), output: d.name.clone(), columns: d.columns.clone(), sets: Vec::new() })
                 .collect();
             let mut report = StageReport {
                 stage: name.clone(),
@@ -339,10 +352,13 @@ impl Chain {
                             }
                         }
                     }
-                    report.rows += out.rows.len();
-                    for row in out.rows {
-                        let source = row.source.map(|j| set[j]);
-                        mine[row.output].rows.push(OutputRow { source, values: row.values });
+                    for mut rows in out.rows {
+                        report.rows += rows.len();
+                        // Sources index the call's records: make them the input's.
+                        for s in &mut rows.sources {
+                            *s = set[*s];
+                        }
+                        mine[rows.output()].sets.push(rows);
                     }
                 }
                 for (i, failure) in found.bad {
@@ -366,10 +382,9 @@ impl Chain {
         let outputs = outputs
             .into_iter()
             .map(|(k, mut o)| {
-                o.rows.retain(|row| match row.source.and_then(|i| rejected[i].as_ref()) {
-                    Some(r) => r.stage_index <= k,
-                    None => true,
-                });
+                for set in &mut o.sets {
+                    set.drop_rows(|i| rejected[i].as_ref().is_some_and(|r| r.stage_index > k));
+                }
                 o
             })
             .collect();

@@ -1,4 +1,4 @@
-//! The contract `sluice:transform@0.1.0` (`transforms/wit/transform.wit`):
+//! The contract `sluice:transform@0.2.0` (`transforms/wit/transform.wit`):
 //! the version check on a component's exports, and the checks on what a
 //! stage declares and answers. Pure functions over the generated types.
 
@@ -6,12 +6,14 @@ use std::collections::HashSet;
 use std::fmt;
 
 use super::bindings::wit;
-use super::output::{Column, ColumnKind, OutputDecl, Row, StageOutput, Value, Verdict};
+use bytes::Bytes;
+
+use super::output::{Column, ColumnData, ColumnKind, OutputDecl, RowSet, StageOutput, Verdict};
 
 /// The WIT package this host speaks.
 pub const CONTRACT_PACKAGE: &str = "sluice:transform";
 /// Its version; a module must export exactly this version of `stage`.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 const STAGE_INTERFACE: &str = "sluice:transform/stage";
 
@@ -44,7 +46,7 @@ impl fmt::Display for ContractMismatch {
     }
 }
 
-/// Checks a component's export names: `sluice:transform/stage@0.1.0` must be
+/// Checks a component's export names: `sluice:transform/stage@0.2.0` must be
 /// among them.
 pub fn check_exports<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), ContractMismatch> {
     let mut other = None;
@@ -105,7 +107,9 @@ fn kind_from_wit(kind: wit::ColumnKind) -> ColumnKind {
 
 /// Checks one `process` answer for a batch of `records` records against the
 /// declared `outputs`, and moves it into host types (no copies of the
-/// payloads). The error names the first thing that is wrong.
+/// payloads: each replaced value is a slice of one shared buffer, row sets
+/// keep the column buffers they came in). The error names the first thing
+/// that is wrong.
 pub(crate) fn output_from_wit(
     out: wit::BatchOutput,
     records: usize,
@@ -114,103 +118,170 @@ pub(crate) fn output_from_wit(
     if out.verdicts.len() != records {
         return Err(format!("{} verdicts for a batch of {records} records", out.verdicts.len()));
     }
-    let verdicts = out
-        .verdicts
-        .into_iter()
-        .map(|v| match v {
-            wit::Verdict::Keep => Verdict::Keep,
-            wit::Verdict::Replace(value) => Verdict::Replace(value),
-            wit::Verdict::Reject(reason) => Verdict::Reject(reason),
-        })
-        .collect();
-    let mut rows = Vec::with_capacity(out.rows.len());
-    for (i, row) in out.rows.into_iter().enumerate() {
-        let output = row.output as usize;
-        let Some(decl) = outputs.get(output) else {
-            return Err(format!("row {i} is for output #{output}, but the stage declared {}", outputs.len()));
-        };
-        let source = match row.source {
-            Some(s) if s as usize >= records => {
-                return Err(format!(
-                    "row {i} of output \"{}\" names source record {s} in a batch of {records}",
-                    decl.name
-                ));
-            }
-            Some(s) => Some(s as usize),
-            None => None,
-        };
-        if row.values.len() != decl.columns.len() {
-            return Err(format!(
-                "row {i} of output \"{}\" has {} values for {} columns",
-                decl.name,
-                row.values.len(),
-                decl.columns.len()
-            ));
-        }
-        for (value, column) in row.values.iter().zip(&decl.columns) {
-            match wit_kind(value) {
-                None if column.nullable => {}
-                None => {
-                    return Err(format!(
-                        "row {i} of output \"{}\": null in column \"{}\", which is not nullable",
-                        decl.name, column.name
-                    ));
-                }
-                Some(kind) if kind != column.kind => {
-                    return Err(format!(
-                        "row {i} of output \"{}\": {kind} value in column \"{}\" of kind {}",
-                        decl.name, column.name, column.kind
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
-        // Same layout on both sides: this reuses the allocation.
-        let values = row.values.into_iter().map(value_from_wit).collect();
-        rows.push(Row { output, source, values });
+    let replaced = out.verdicts.iter().filter(|v| matches!(v, wit::Verdict::Replace)).count();
+    if out.replacement_lens.len() != replaced {
+        return Err(format!("{replaced} replace verdicts but {} replacement lengths", out.replacement_lens.len()));
     }
+    let rejected = out.verdicts.iter().filter(|v| matches!(v, wit::Verdict::Reject)).count();
+    if out.reasons.len() != rejected {
+        return Err(format!("{rejected} reject verdicts but {} reasons", out.reasons.len()));
+    }
+    let replacements = Bytes::from(out.replacements);
+    let starts = starts(&out.replacement_lens, replacements.len())
+        .map_err(|(sum, len)| format!("the replacement lengths add up to {sum} bytes, the replacements are {len}"))?;
+    let mut starts = starts.windows(2);
+    let mut reasons = out.reasons.into_iter();
+    let mut verdicts = Vec::with_capacity(records);
+    for v in out.verdicts {
+        verdicts.push(match v {
+            wit::Verdict::Keep => Verdict::Keep,
+            wit::Verdict::Replace => match starts.next() {
+                Some(w) => Verdict::Replace(replacements.slice(w[0] as usize..w[1] as usize)),
+                None => return Err("more replace verdicts than replacement lengths".to_string()),
+            },
+            wit::Verdict::Reject => Verdict::Reject(reasons.next().unwrap_or_default()),
+        });
+    }
+    let rows = out
+        .rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, set)| row_set(i, set, records, outputs))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(StageOutput { verdicts, rows })
 }
 
-fn wit_kind(value: &wit::Value) -> Option<ColumnKind> {
-    match value {
-        wit::Value::Null => None,
-        wit::Value::Int(_) => Some(ColumnKind::Int),
-        wit::Value::Float(_) => Some(ColumnKind::Float),
-        wit::Value::Text(_) => Some(ColumnKind::Text),
-        wit::Value::Bytes(_) => Some(ColumnKind::Bytes),
-        wit::Value::TimestampMs(_) => Some(ColumnKind::TimestampMs),
+/// Prefix sums of `lens` (one more entry than `lens`), if they add up to
+/// `total`; else the sum and `total`.
+fn starts(lens: &[u32], total: usize) -> Result<Vec<u32>, (u64, usize)> {
+    let mut starts = Vec::with_capacity(lens.len() + 1);
+    let mut at = 0u64;
+    starts.push(0);
+    for &n in lens {
+        at += u64::from(n);
+        starts.push(u32::try_from(at).unwrap_or(u32::MAX));
     }
+    if at == total as u64 { Ok(starts) } else { Err((at, total)) }
 }
 
-fn value_from_wit(value: wit::Value) -> Value {
-    match value {
-        wit::Value::Null => Value::Null,
-        wit::Value::Int(v) => Value::Int(v),
-        wit::Value::Float(v) => Value::Float(v),
-        wit::Value::Text(v) => Value::Text(v),
-        wit::Value::Bytes(v) => Value::Bytes(v),
-        wit::Value::TimestampMs(v) => Value::TimestampMs(v),
+/// Checks the `i`-th row set against its output's declaration.
+fn row_set(i: usize, set: wit::Rows, records: usize, outputs: &[OutputDecl]) -> Result<RowSet, String> {
+    let output = set.output as usize;
+    let Some(decl) = outputs.get(output) else {
+        return Err(format!("row set {i} is for output #{output}, but the stage declared {}", outputs.len()));
+    };
+    let name = &decl.name;
+    let count = set.count as usize;
+    if !set.sources.is_empty() && set.sources.len() != count {
+        return Err(format!("row set {i} of output \"{name}\" has {count} rows but {} sources", set.sources.len()));
     }
+    if let Some(s) = set.sources.iter().find(|&&s| s as usize >= records) {
+        return Err(format!("row set {i} of output \"{name}\" names source record {s} in a batch of {records}"));
+    }
+    if set.columns.len() != decl.columns.len() {
+        return Err(format!(
+            "row set {i} of output \"{name}\" has {} columns, the output declares {}",
+            set.columns.len(),
+            decl.columns.len()
+        ));
+    }
+    let mut columns = Vec::with_capacity(set.columns.len());
+    for (values, column) in set.columns.into_iter().zip(&decl.columns) {
+        let wrong = |kind: &str, len: usize| {
+            if kind != column.kind.as_str() {
+                Some(format!(
+                    "row set {i} of output \"{name}\": {kind} values in column \"{}\" of kind {}",
+                    column.name, column.kind
+                ))
+            } else if len != count {
+                Some(format!(
+                    "row set {i} of output \"{name}\": {len} values in column \"{}\" for {count} rows",
+                    column.name
+                ))
+            } else {
+                None
+            }
+        };
+        let (kind, len) = match &values {
+            wit::ColumnValues::Int(v) => ("int", v.len()),
+            wit::ColumnValues::Float(v) => ("float", v.len()),
+            wit::ColumnValues::Text(t) => ("text", t.lens.len()),
+            wit::ColumnValues::Bytes(b) => ("bytes", b.lens.len()),
+            wit::ColumnValues::TimestampMs(v) => ("timestamp-ms", v.len()),
+        };
+        if let Some(message) = wrong(kind, len) {
+            return Err(message);
+        }
+        let sum_err = |(sum, len): (u64, usize)| {
+            format!(
+                "row set {i} of output \"{name}\": the lengths in column \"{}\" add up to {sum} bytes, its data is {len}",
+                column.name
+            )
+        };
+        columns.push(match values {
+            wit::ColumnValues::Int(v) => ColumnData::Int(v),
+            wit::ColumnValues::Float(v) => ColumnData::Float(v),
+            wit::ColumnValues::TimestampMs(v) => ColumnData::TimestampMs(v),
+            wit::ColumnValues::Bytes(b) => ColumnData::Bytes { starts: starts(&b.lens, b.data.len()).map_err(sum_err)?, data: b.data },
+            wit::ColumnValues::Text(t) => {
+                let starts = starts(&t.lens, t.data.len()).map_err(sum_err)?;
+                if let Some(r) = starts.iter().position(|&s| !t.data.is_char_boundary(s as usize)) {
+                    return Err(format!(
+                        "row set {i} of output \"{name}\": the text of row {} in column \"{}\" is cut inside a character",
+                        r.saturating_sub(1),
+                        column.name
+                    ));
+                }
+                ColumnData::Text { starts, data: t.data }
+            }
+        });
+    }
+    let mut nulls = set.nulls;
+    nulls.sort_unstable();
+    nulls.dedup();
+    for &(c, r) in &nulls {
+        match decl.columns.get(c as usize) {
+            _ if r as usize >= count => {
+                return Err(format!("row set {i} of output \"{name}\": a null in row {r} of {count}"));
+            }
+            Some(column) if !column.nullable => {
+                return Err(format!(
+                    "row set {i} of output \"{name}\": null in column \"{}\", which is not nullable",
+                    column.name
+                ));
+            }
+            Some(_) => {}
+            None => return Err(format!("row set {i} of output \"{name}\": a null in column #{c}, which is not declared")),
+        }
+    }
+    Ok(RowSet {
+        output,
+        count,
+        sources: set.sources.into_iter().map(|s| s as usize).collect(),
+        columns,
+        nulls,
+        dropped: Vec::new(),
+    })
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::transform::Value;
 
     #[test]
     fn exact_version_is_accepted() {
-        assert_eq!(check_exports(["wasi:cli/run@0.2.0", "sluice:transform/stage@0.1.0"]), Ok(()));
+        assert_eq!(check_exports(["wasi:cli/run@0.2.0", "sluice:transform/stage@0.2.0"]), Ok(()));
     }
 
     #[test]
     fn other_version_names_it() {
-        let err = check_exports(["sluice:transform/stage@0.2.0"]).unwrap_err();
-        assert_eq!(err, ContractMismatch::OtherVersion { found: "0.2.0".into() });
+        let err = check_exports(["sluice:transform/stage@0.1.0"]).unwrap_err();
+        assert_eq!(err, ContractMismatch::OtherVersion { found: "0.1.0".into() });
         assert_eq!(
             err.to_string(),
-            "built for sluice:transform@0.2.0, this host speaks 0.1.0; rebuild it against transforms/wit"
+            "built for sluice:transform@0.1.0, this host speaks 0.2.0; rebuild it against transforms/wit"
         );
         let err = check_exports(["sluice:transform/stage"]).unwrap_err();
         assert!(err.to_string().contains("built for sluice:transform@(no version)"), "{err}");
@@ -218,7 +289,7 @@ mod tests {
 
     #[test]
     fn no_stage_lists_exports() {
-        let err = check_exports(["wasi:cli/run@0.2.0", "sluice:transform/stages@0.1.0"]).unwrap_err();
+        let err = check_exports(["wasi:cli/run@0.2.0", "sluice:transform/stages@0.2.0"]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("exports no sluice:transform/stage interface"), "{text}");
         assert!(text.contains("wasi:cli/run@0.2.0"), "{text}");
@@ -235,39 +306,89 @@ mod tests {
         }]
     }
 
-    fn row(output: u32, source: Option<u32>, values: Vec<wit::Value>) -> wit::Row {
-        wit::Row { output, source, values }
+    fn text(values: &[&str]) -> wit::ColumnValues {
+        wit::ColumnValues::Text(wit::TextValues {
+            data: values.concat(),
+            lens: values.iter().map(|v| v.len() as u32).collect(),
+        })
+    }
+
+    /// Two rows of output 0: ("a", null) for record 1, ("bé", 5) for record 0.
+    fn rows() -> wit::Rows {
+        wit::Rows {
+            output: 0,
+            count: 2,
+            sources: vec![1, 0],
+            columns: vec![text(&["a", "bé"]), wit::ColumnValues::TimestampMs(vec![0, 5])],
+            nulls: vec![(1, 0)],
+        }
+    }
+
+    fn answer(verdicts: Vec<wit::Verdict>, rows: Vec<wit::Rows>) -> wit::BatchOutput {
+        let replaced = verdicts.iter().filter(|v| matches!(v, wit::Verdict::Replace)).count();
+        let rejected = verdicts.iter().filter(|v| matches!(v, wit::Verdict::Reject)).count();
+        wit::BatchOutput {
+            verdicts,
+            replacements: b"xyz".repeat(replaced),
+            replacement_lens: vec![3; replaced],
+            reasons: vec!["no".into(); rejected],
+            rows,
+        }
     }
 
     #[test]
     fn good_output_converts() {
-        let out = wit::BatchOutput {
-            verdicts: vec![wit::Verdict::Keep, wit::Verdict::Replace(b"x".to_vec()), wit::Verdict::Reject("no".into())],
-            rows: vec![
-                row(0, Some(1), vec![wit::Value::Text("a".into()), wit::Value::Null]),
-                row(0, None, vec![wit::Value::Text("b".into()), wit::Value::TimestampMs(5)]),
-            ],
-        };
-        let got = output_from_wit(out, 3, &decl()).unwrap();
-        assert_eq!(got.verdicts, vec![Verdict::Keep, Verdict::Replace(b"x".to_vec()), Verdict::Reject("no".into())]);
-        assert_eq!(got.rows[0].source, Some(1));
-        assert_eq!(got.rows[1].values[1], Value::TimestampMs(5));
+        use wit::Verdict as W;
+        let out = answer(vec![W::Keep, W::Replace, W::Reject, W::Replace], vec![rows()]);
+        let got = output_from_wit(out, 4, &decl()).unwrap();
+        assert_eq!(
+            got.verdicts,
+            vec![
+                Verdict::Keep,
+                Verdict::Replace(Bytes::from_static(b"xyz")),
+                Verdict::Reject("no".into()),
+                Verdict::Replace(Bytes::from_static(b"xyz"))
+            ]
+        );
+        let rows: Vec<_> = got.all_rows().map(|r| (r.source(), r.values().collect::<Vec<_>>())).collect();
+        assert_eq!(
+            rows,
+            vec![
+                (Some(1), vec![Value::Text("a"), Value::Null]),
+                (Some(0), vec![Value::Text("bé"), Value::TimestampMs(5)])
+            ]
+        );
     }
 
     #[test]
     fn contract_breaches_are_named() {
-        let check = |verdicts: usize, rows: Vec<wit::Row>| {
-            let out = wit::BatchOutput { verdicts: vec![wit::Verdict::Keep; verdicts], rows };
-            output_from_wit(out, 2, &decl()).unwrap_err()
+        let check = |verdicts: usize, set: wit::Rows| {
+            output_from_wit(answer(vec![wit::Verdict::Keep; verdicts], vec![set]), 2, &decl()).unwrap_err()
         };
-        assert_eq!(check(1, vec![]), "1 verdicts for a batch of 2 records");
-        assert!(check(2, vec![row(1, None, vec![])]).contains("output #1, but the stage declared 1"));
-        let text = vec![wit::Value::Text("a".into()), wit::Value::Null];
-        assert!(check(2, vec![row(0, Some(2), text.clone())]).contains("source record 2 in a batch of 2"));
-        assert!(check(2, vec![row(0, None, vec![wit::Value::Null])]).contains("1 values for 2 columns"));
-        assert!(check(2, vec![row(0, None, vec![wit::Value::Null, wit::Value::Null])]).contains("not nullable"));
-        let wrong = vec![wit::Value::Int(1), wit::Value::Null];
-        assert!(check(2, vec![row(0, None, wrong)]).contains("int value in column \"id\" of kind text"));
+        assert_eq!(check(1, rows()), "1 verdicts for a batch of 2 records");
+        assert!(check(2, wit::Rows { output: 1, ..rows() }).contains("output #1, but the stage declared 1"));
+        assert!(check(2, wit::Rows { sources: vec![0, 2], ..rows() }).contains("source record 2 in a batch of 2"));
+        assert!(check(2, wit::Rows { sources: vec![0], ..rows() }).contains("2 rows but 1 sources"));
+        assert!(check(2, wit::Rows { columns: vec![text(&["a", "b"])], ..rows() }).contains("has 1 columns, the output declares 2"));
+        assert!(check(2, wit::Rows { nulls: vec![(0, 1)], ..rows() }).contains("null in column \"id\", which is not nullable"));
+        assert!(check(2, wit::Rows { nulls: vec![(1, 2)], ..rows() }).contains("a null in row 2 of 2"));
+        let ints = wit::Rows { columns: vec![wit::ColumnValues::Int(vec![1, 2]), wit::ColumnValues::TimestampMs(vec![0, 5])], ..rows() };
+        assert!(check(2, ints).contains("int values in column \"id\" of kind text"));
+        let short = wit::Rows { columns: vec![text(&["a"]), wit::ColumnValues::TimestampMs(vec![0, 5])], ..rows() };
+        assert!(check(2, short).contains("1 values in column \"id\" for 2 rows"));
+        let mut cut = rows();
+        cut.columns[0] = wit::ColumnValues::Text(wit::TextValues { data: "abé".into(), lens: vec![3, 1] });
+        assert!(check(2, cut).contains("the text of row 0 in column \"id\" is cut inside a character"));
+        let mut long = rows();
+        long.columns[0] = wit::ColumnValues::Text(wit::TextValues { data: "abc".into(), lens: vec![1, 1] });
+        assert!(check(2, long).contains("add up to 2 bytes, its data is 3"));
+
+        let mut out = answer(vec![wit::Verdict::Replace, wit::Verdict::Keep], vec![]);
+        out.replacement_lens = vec![2];
+        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "the replacement lengths add up to 2 bytes, the replacements are 3");
+        let mut out = answer(vec![wit::Verdict::Reject, wit::Verdict::Keep], vec![]);
+        out.reasons.clear();
+        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "1 reject verdicts but 0 reasons");
     }
 
     #[test]

@@ -18,8 +18,9 @@
 //! - `limits`: memory, time, stack and log limits.
 //! - `host`: what a module can reach: `host.log`, capability-free WASI.
 //! - `batch`: host-side records and their columnar form for the boundary.
-//! - `output`: verdicts, rows, typed values, declared outputs.
-//! - `contract`: the `sluice:transform@0.1.0` version check and the checks
+//! - `output`: verdicts, row sets (columns as they crossed), typed values,
+//!   declared outputs.
+//! - `contract`: the `sluice:transform@0.2.0` version check and the checks
 //!   on what a stage answers.
 //! - `chain`: stages in order; `isolate` finds poison pills by splitting.
 //! - `reload`: noticing changed module files; `params`: TOML to JSON.
@@ -42,13 +43,13 @@ mod stage;
 
 pub use batch::{Batch, Record};
 pub use chain::{
-    BrokenWhy, Chain, ChainFailure, ChainOptions, ChainOutput, ChainSpec, OutputRow, OutputRows, RecordOutcome, Rejection,
-    ReloadReport, StageReport, StageSpec,
+    BrokenWhy, Chain, ChainFailure, ChainOptions, ChainOutput, ChainSpec, OutputRows, RecordOutcome, Rejection, ReloadReport,
+    StageReport, StageSpec,
 };
 pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION, ContractMismatch, check_exports};
 pub use engine::{EPOCH_TICK, TransformEngine};
 pub use error::{StageFailure, TransformError};
 pub use limits::StageLimits;
-pub use output::{Column, ColumnKind, OutputDecl, Row, StageOutput, Value, Verdict};
+pub use output::{Column, ColumnKind, OutputDecl, RowRef, RowSet, StageOutput, Value, Verdict};
 pub use params::params_json;
 pub use stage::{Stage, StageCounters};

@@ -1,8 +1,12 @@
 //! What a stage answers: its declared side outputs (at init) and, per call,
-//! a verdict per record plus typed rows. Host-side mirrors of the WIT types,
-//! so that nothing outside this facade depends on the generated bindings.
+//! a verdict per record plus typed rows. Host-side types, so that nothing
+//! outside this facade depends on the generated bindings. Rows stay in the
+//! column form they crossed the boundary in ([`RowSet`]); a [`RowRef`]
+//! reads one row of it, [`Value`] one cell.
 
 use std::fmt;
+
+use bytes::Bytes;
 
 /// The kind of a side-output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,19 +52,19 @@ pub struct OutputDecl {
     pub columns: Vec<Column>,
 }
 
-/// A typed value in a side-output row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+/// A typed value in a side-output row, borrowed from its [`RowSet`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
     Null,
     Int(i64),
     Float(f64),
-    Text(String),
-    Bytes(Vec<u8>),
+    Text(&'a str),
+    Bytes(&'a [u8]),
     /// Milliseconds since the Unix epoch, UTC.
     TimestampMs(i64),
 }
 
-impl Value {
+impl Value<'_> {
     /// The column kind this value fits; `None` for `Null`, which fits any
     /// nullable column.
     pub fn kind(&self) -> Option<ColumnKind> {
@@ -75,7 +79,7 @@ impl Value {
     }
 }
 
-impl fmt::Display for Value {
+impl fmt::Display for Value<'_> {
     /// Human form for `sluice try` and logs: text quoted, bytes in hex,
     /// timestamps in RFC 3339 UTC.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,27 +102,128 @@ impl fmt::Display for Value {
 pub enum Verdict {
     /// Pass it on unchanged.
     Keep,
-    /// Pass it on with this value.
-    Replace(Vec<u8>),
+    /// Pass it on with this value (a slice of the call's shared buffer of
+    /// new values: no copy per record).
+    Replace(Bytes),
     /// Drop it and dead-letter it with this reason.
     Reject(String),
 }
 
-/// One side-output row.
+/// The values of one column of a [`RowSet`], checked: one per row.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// Index into the stage's [`OutputDecl`]s.
-    pub output: usize,
-    /// Index of the input record (in the batch given to the call) this row
-    /// belongs to, if any.
-    pub source: Option<usize>,
-    pub values: Vec<Value>,
+pub(crate) enum ColumnData {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+    /// Row `r`'s text is `data[starts[r]..starts[r + 1]]`, on char
+    /// boundaries.
+    Text { data: String, starts: Vec<u32> },
+    Bytes { data: Vec<u8>, starts: Vec<u32> },
+    TimestampMs(Vec<i64>),
+}
+
+impl ColumnData {
+    fn get(&self, row: usize) -> Value<'_> {
+        let range = |starts: &[u32]| starts[row] as usize..starts[row + 1] as usize;
+        match self {
+            ColumnData::Int(v) => Value::Int(v[row]),
+            ColumnData::Float(v) => Value::Float(v[row]),
+            ColumnData::TimestampMs(v) => Value::TimestampMs(v[row]),
+            ColumnData::Text { data, starts } => Value::Text(&data[range(starts)]),
+            ColumnData::Bytes { data, starts } => Value::Bytes(&data[range(starts)]),
+        }
+    }
+}
+
+/// Rows of one side output from one call, column by column, as they came
+/// across the boundary; checked against the output's declaration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowSet {
+    pub(crate) output: usize,
+    pub(crate) count: usize,
+    /// Empty (aggregates) or one source record per row.
+    pub(crate) sources: Vec<usize>,
+    pub(crate) columns: Vec<ColumnData>,
+    /// (column, row) of each null, sorted.
+    pub(crate) nulls: Vec<(u32, u32)>,
+    /// Empty, or per row whether it was dropped (its record was rejected
+    /// by a later stage).
+    pub(crate) dropped: Vec<bool>,
+}
+
+impl RowSet {
+    /// Index of the output in the stage's declared outputs.
+    pub fn output(&self) -> usize {
+        self.output
+    }
+
+    /// Rows that were not dropped.
+    pub fn rows(&self) -> impl Iterator<Item = RowRef<'_>> {
+        (0..self.count).filter(|&r| !self.dropped.get(r).copied().unwrap_or(false)).map(|row| RowRef { set: self, row })
+    }
+
+    /// Number of rows that were not dropped.
+    pub fn len(&self) -> usize {
+        self.count - self.dropped.iter().filter(|d| **d).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every row whose source record `drop` picks.
+    pub(crate) fn drop_rows(&mut self, drop: impl Fn(usize) -> bool) {
+        if self.sources.iter().any(|&s| drop(s)) {
+            self.dropped = self.sources.iter().map(|&s| drop(s)).collect();
+        }
+    }
+}
+
+/// One row of a [`RowSet`].
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a> {
+    set: &'a RowSet,
+    row: usize,
+}
+
+impl<'a> RowRef<'a> {
+    /// Index of the output in the stage's declared outputs.
+    pub fn output(&self) -> usize {
+        self.set.output
+    }
+
+    /// Index of the input record this row belongs to, if any.
+    pub fn source(&self) -> Option<usize> {
+        self.set.sources.get(self.row).copied()
+    }
+
+    /// The value in column `column` (declaration order).
+    pub fn value(&self, column: usize) -> Value<'a> {
+        let set = self.set;
+        if !set.nulls.is_empty() && set.nulls.binary_search(&(column as u32, self.row as u32)).is_ok() {
+            return Value::Null;
+        }
+        set.columns[column].get(self.row)
+    }
+
+    /// The row's values in column order.
+    pub fn values(&self) -> impl Iterator<Item = Value<'a>> + 'a {
+        let row = *self;
+        (0..self.set.columns.len()).map(move |c| row.value(c))
+    }
 }
 
 /// The checked answer to one `process` call: exactly one verdict per input
-/// record, and rows that match the declared outputs.
+/// record, and row sets that match the declared outputs. Sources index the
+/// batch given to the call.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StageOutput {
     pub verdicts: Vec<Verdict>,
-    pub rows: Vec<Row>,
+    pub rows: Vec<RowSet>,
+}
+
+impl StageOutput {
+    /// Rows of every set, in order.
+    pub fn all_rows(&self) -> impl Iterator<Item = RowRef<'_>> {
+        self.rows.iter().flat_map(RowSet::rows)
+    }
 }

@@ -94,7 +94,7 @@ fn engine_still_works() {
     let out = v.process(&good_batch(10)).expect("process");
     assert_eq!(out.verdicts.len(), 10);
     assert!(out.verdicts.iter().all(|v| matches!(v, Verdict::Replace(_))));
-    assert_eq!(out.rows.len(), 10);
+    assert_eq!(out.all_rows().count(), 10);
 }
 
 fn fail_with(mode: &str, limits: StageLimits, records: usize) -> StageFailure {
@@ -255,18 +255,18 @@ fn tempdir() -> PathBuf {
 
 #[test]
 fn a_module_built_for_another_contract_version_is_refused() {
-    let path = patched_validate("sluice:transform/stage@0.1.0", "sluice:transform/stage@0.9.0", "v09.wasm");
+    let path = patched_validate("sluice:transform/stage@0.2.0", "sluice:transform/stage@0.9.0", "v09.wasm");
     let err = engine().load_stage("validate", &path, &validate_params(), StageLimits::default()).expect_err("refused");
     assert!(matches!(err, TransformError::Contract { .. }), "{err:?}");
-    assert!(err.to_string().contains("built for sluice:transform@0.9.0, this host speaks 0.1.0"), "{err}");
+    assert!(err.to_string().contains("built for sluice:transform@0.9.0, this host speaks 0.2.0"), "{err}");
 }
 
 #[test]
 fn a_module_without_the_stage_export_is_refused() {
-    let path = patched_validate("sluice:transform/stage@0.1.0", "sluice:transform/other@0.1.0", "other.wasm");
+    let path = patched_validate("sluice:transform/stage@0.2.0", "sluice:transform/other@0.2.0", "other.wasm");
     let err = engine().load_stage("validate", &path, &validate_params(), StageLimits::default()).expect_err("refused");
     assert!(err.to_string().contains("exports no sluice:transform/stage interface"), "{err}");
-    assert!(err.to_string().contains("sluice:transform/other@0.1.0"), "{err}");
+    assert!(err.to_string().contains("sluice:transform/other@0.2.0"), "{err}");
 }
 
 #[test]
@@ -385,13 +385,13 @@ fn rows_of_records_rejected_later_are_dropped_and_aggregates_kept() {
 
     // validate's rows for the records picky rejected are gone…
     let log = out.output("validate", "study_log").expect("study_log");
-    let sources: Vec<usize> = log.rows.iter().filter_map(|r| r.source).collect();
+    let sources: Vec<usize> = log.rows().filter_map(|r| r.source()).collect();
     assert_eq!(sources.len(), 15);
     assert!(!sources.iter().any(|s| [3, 5, 8, 13, 18].contains(s)));
     // …while stats' aggregates (no source) all stay, session-3 included.
     let stats = out.output("stats", "stats").expect("stats");
-    assert!(stats.rows.iter().all(|r| r.source.is_none()));
-    let counted: i64 = stats.rows.iter().map(|r| if let Value::Int(n) = r.values[3] { n } else { 0 }).sum();
+    assert!(stats.rows().all(|r| r.source().is_none()));
+    let counted: i64 = stats.rows().map(|r| if let Value::Int(n) = r.value(3) { n } else { 0 }).sum();
     assert_eq!(counted, 19);
     // Kept records carry validate's normalized value.
     let kept = out.records[0].kept_value(&batch.records[0].value).expect("kept");
@@ -412,34 +412,55 @@ enum V {
 struct R {
     output: u32,
     source: Option<u32>,
-    values: Vec<String>,
+    values: Vec<C>,
+}
+
+/// A cell in a form both sides convert to.
+#[derive(Debug, PartialEq)]
+enum C {
+    Null,
+    Int(i64),
+    Float(u64),
+    Text(String),
+    Bytes(Vec<u8>),
+    TimestampMs(i64),
 }
 
 fn from_host(out: StageOutput) -> (Vec<V>, Vec<R>) {
+    let rows = out
+        .all_rows()
+        .map(|r| R {
+            output: r.output() as u32,
+            source: r.source().map(|s| s as u32),
+            values: r
+                .values()
+                .map(|v| match v {
+                    Value::Null => C::Null,
+                    Value::Int(n) => C::Int(n),
+                    Value::Float(x) => C::Float(x.to_bits()),
+                    Value::Text(s) => C::Text(s.to_string()),
+                    Value::Bytes(b) => C::Bytes(b.to_vec()),
+                    Value::TimestampMs(t) => C::TimestampMs(t),
+                })
+                .collect(),
+        })
+        .collect();
     let verdicts = out
         .verdicts
         .into_iter()
         .map(|v| match v {
             Verdict::Keep => V::Keep,
-            Verdict::Replace(b) => V::Replace(b),
+            Verdict::Replace(b) => V::Replace(b.to_vec()),
             Verdict::Reject(s) => V::Reject(s),
-        })
-        .collect();
-    let rows = out
-        .rows
-        .into_iter()
-        .map(|r| R {
-            output: r.output as u32,
-            source: r.source.map(|s| s as u32),
-            values: r.values.iter().map(|v| format!("{v:?}")).collect(),
         })
         .collect();
     (verdicts, rows)
 }
 
 fn from_native(out: sluice_transform::BatchOutput) -> (Vec<V>, Vec<R>) {
+    use sluice_transform::Value as N;
     let verdicts = out
-        .verdicts
+        .to_verdicts()
         .into_iter()
         .map(|v| match v {
             sluice_transform::Verdict::Keep => V::Keep,
@@ -448,9 +469,24 @@ fn from_native(out: sluice_transform::BatchOutput) -> (Vec<V>, Vec<R>) {
         })
         .collect();
     let rows = out
-        .rows
+        .to_rows()
         .into_iter()
-        .map(|r| R { output: r.output, source: r.source, values: r.values.iter().map(|v| format!("{v:?}")).collect() })
+        .map(|r| R {
+            output: r.output,
+            source: r.source,
+            values: r
+                .values
+                .into_iter()
+                .map(|v| match v {
+                    N::Null => C::Null,
+                    N::Int(n) => C::Int(n),
+                    N::Float(x) => C::Float(x.to_bits()),
+                    N::Text(s) => C::Text(s.into_owned()),
+                    N::Bytes(b) => C::Bytes(b.into_owned()),
+                    N::TimestampMs(t) => C::TimestampMs(t),
+                })
+                .collect(),
+        })
         .collect();
     (verdicts, rows)
 }

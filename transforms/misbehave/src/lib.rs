@@ -90,9 +90,9 @@ impl Transform for Misbehave {
             }
             Mode::Trap => trap(),
             Mode::Panic => panic!("misbehave: mode panic, batch of {} records", batch.len()),
-            Mode::HugeOutput => batch
-                .iter()
-                .for_each(|_| out.replace(vec![b'x'; HUGE_VALUE_BYTES])),
+            Mode::HugeOutput => batch.iter().for_each(|_| {
+                out.replace_with(|buf| buf.resize(buf.len() + HUGE_VALUE_BYTES, b'x'))
+            }),
             Mode::WrongCount => {
                 batch.iter().skip(1).for_each(|_| out.keep());
                 out.__skip_checks();
@@ -192,23 +192,23 @@ mod tests {
         assert_eq!(
             run::<Misbehave>(r#"{"mode": "ok"}"#, &batch)
                 .unwrap()
-                .verdicts,
+                .to_verdicts(),
             vec![Verdict::Keep; 3]
         );
         let out = run::<Misbehave>(r#"{"mode": "reject-all"}"#, &batch).unwrap();
-        assert!(out.verdicts.iter().all(|v| matches!(v, Verdict::Reject(_))));
+        assert!(out.to_verdicts().iter().all(|v| matches!(v, Verdict::Reject(_))));
         assert_eq!(
             run::<Misbehave>(r#"{"mode": "wrong-count"}"#, &batch)
                 .unwrap()
-                .verdicts
+                .to_verdicts()
                 .len(),
             2
         );
         assert!(run::<Misbehave>(r#"{"mode": "error"}"#, &batch).is_err());
         let out = run::<Misbehave>(r#"{"mode": "trap-on", "needle": "zzz"}"#, &batch).unwrap();
-        assert_eq!(out.verdicts.len(), 3);
+        assert_eq!(out.to_verdicts().len(), 3);
         let out = run::<Misbehave>(r#"{"mode": "log-flood", "log_lines": 3}"#, &batch).unwrap();
-        assert_eq!(out.verdicts.len(), 3);
+        assert_eq!(out.to_verdicts().len(), 3);
         assert!(contains(b"a needle here", b"needle"));
     }
 }

@@ -4,19 +4,26 @@
 use std::fmt;
 use std::iter::FusedIterator;
 
-use crate::record::{Header, Record, RecordMeta};
+use crate::record::{Header, Record};
 
-/// A batch as it crosses the boundary (WIT `batch`): one buffer for all keys,
-/// one for all values, one list of headers, and per record the lengths that
-/// slice them. Build one in tests with [`OwnedBatch::new`] and
-/// [`push`](OwnedBatch::push), then look at it through [`OwnedBatch::view`].
+/// A batch as it crosses the boundary (WIT `batch`), column by column: one
+/// list per record field, one buffer for all keys, one for all values, one
+/// list of headers, sliced by the per-record lengths. Build one in tests
+/// with [`OwnedBatch::new`] and [`push`](OwnedBatch::push), then look at it
+/// through [`OwnedBatch::view`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OwnedBatch {
     pub topic: String,
     pub partition: i32,
-    pub records: Vec<RecordMeta>,
+    pub offsets: Vec<i64>,
+    /// Milliseconds since the Unix epoch; -1 for none.
+    pub timestamps: Vec<i64>,
+    /// Length of each key in `keys`; -1 for a record without a key.
+    pub key_lens: Vec<i32>,
     pub keys: Vec<u8>,
+    pub value_lens: Vec<u32>,
     pub values: Vec<u8>,
+    pub header_counts: Vec<u32>,
     pub headers: Vec<Header>,
 }
 
@@ -33,7 +40,7 @@ impl OwnedBatch {
     /// Appends a record with the next offset (0 for the first), no timestamp
     /// and no headers.
     pub fn push(&mut self, key: Option<&[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
-        let offset = self.records.last().map_or(0, |m| m.offset + 1);
+        let offset = self.offsets.last().map_or(0, |o| o + 1);
         self.push_record(offset, None, key, value.as_ref(), &[])
     }
 
@@ -46,17 +53,17 @@ impl OwnedBatch {
         value: &[u8],
         headers: &[Header],
     ) -> &mut Self {
-        self.records.push(RecordMeta {
-            offset,
-            timestamp,
-            key_len: key.map(|k| len_u32(k.len())),
-            value_len: len_u32(value.len()),
-            header_count: len_u32(headers.len()),
-        });
+        self.offsets.push(offset);
+        self.timestamps.push(timestamp.unwrap_or(NO_TIMESTAMP));
+        self.key_lens.push(key.map_or(NO_KEY, |k| {
+            i32::try_from(k.len()).expect("a key longer than 2 GiB")
+        }));
         if let Some(k) = key {
             self.keys.extend_from_slice(k);
         }
+        self.value_lens.push(len_u32(value.len()));
         self.values.extend_from_slice(value);
+        self.header_counts.push(len_u32(headers.len()));
         self.headers.extend_from_slice(headers);
         self
     }
@@ -70,19 +77,56 @@ impl OwnedBatch {
         batch
     }
 
-    /// The borrowed view, after checking that the lengths add up to the
-    /// buffers.
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// The borrowed view, after checking that the per-record lists have one
+    /// entry per record and that the lengths add up to the buffers.
     pub fn view(&self) -> Result<Batch<'_>, BatchError> {
-        Batch::new(
-            &self.topic,
-            self.partition,
-            &self.records,
-            &self.keys,
-            &self.values,
-            &self.headers,
-        )
+        let n = self.offsets.len();
+        for (part, len) in [
+            ("timestamps", self.timestamps.len()),
+            ("key-lens", self.key_lens.len()),
+            ("value-lens", self.value_lens.len()),
+            ("header-counts", self.header_counts.len()),
+        ] {
+            if len != n {
+                return Err(BatchError::Entries { part, records: n, entries: len });
+            }
+        }
+        let mut keys = 0u64;
+        for &k in &self.key_lens {
+            match k {
+                NO_KEY => {}
+                k if k < 0 => return Err(BatchError::KeyLength(k)),
+                k => keys += k as u64,
+            }
+        }
+        let values: u64 = self.value_lens.iter().map(|&v| u64::from(v)).sum();
+        let headers: u64 = self.header_counts.iter().map(|&h| u64::from(h)).sum();
+        for (part, declared, actual) in [
+            ("keys", keys, self.keys.len()),
+            ("values", values, self.values.len()),
+            ("headers", headers, self.headers.len()),
+        ] {
+            if declared != actual as u64 {
+                return Err(BatchError::Lengths { part, declared, actual });
+            }
+        }
+        Ok(Batch { batch: self })
     }
 }
+
+/// `timestamps` entry of a record without a timestamp (Kafka's own value).
+pub const NO_TIMESTAMP: i64 = -1;
+/// `key_lens` entry of a record without a key.
+pub const NO_KEY: i32 = -1;
 
 fn len_u32(n: usize) -> u32 {
     u32::try_from(n).expect("a record part longer than 4 GiB")
@@ -93,95 +137,70 @@ fn len_u32(n: usize) -> u32 {
 /// batch`; each [`Record`] borrows its key, value and headers in place.
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a> {
-    topic: &'a str,
-    partition: i32,
-    metas: &'a [RecordMeta],
-    keys: &'a [u8],
-    values: &'a [u8],
-    headers: &'a [Header],
+    batch: &'a OwnedBatch,
 }
 
-/// The lengths in a batch's record metadata do not add up to its buffers.
+/// The host sent a batch whose parts do not fit together.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BatchError {
-    part: &'static str,
-    declared: u64,
-    actual: usize,
+pub enum BatchError {
+    /// A per-record list has another length than `offsets`.
+    Entries {
+        part: &'static str,
+        records: usize,
+        entries: usize,
+    },
+    /// The lengths in a per-record list do not add up to their buffer.
+    Lengths {
+        part: &'static str,
+        declared: u64,
+        actual: usize,
+    },
+    /// A key length below -1.
+    KeyLength(i32),
 }
 
 impl fmt::Display for BatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "malformed batch: the records declare {} bytes/entries of {} but the batch has {}",
-            self.declared, self.part, self.actual
-        )
+        match self {
+            BatchError::Entries { part, records, entries } => write!(
+                f,
+                "malformed batch: {records} records but {entries} entries in {part}"
+            ),
+            BatchError::Lengths { part, declared, actual } => write!(
+                f,
+                "malformed batch: the records declare {declared} bytes/entries of {part} but the batch has {actual}"
+            ),
+            BatchError::KeyLength(k) => {
+                write!(f, "malformed batch: key length {k} (only -1, no key, may be negative)")
+            }
+        }
     }
 }
 
 impl std::error::Error for BatchError {}
 
 impl<'a> Batch<'a> {
-    /// A view over columnar buffers. Fails if the per-record lengths do not
-    /// add up to the buffer sizes exactly.
-    pub fn new(
-        topic: &'a str,
-        partition: i32,
-        metas: &'a [RecordMeta],
-        keys: &'a [u8],
-        values: &'a [u8],
-        headers: &'a [Header],
-    ) -> Result<Self, BatchError> {
-        let (mut k, mut v, mut h) = (0u64, 0u64, 0u64);
-        for m in metas {
-            k += u64::from(m.key_len.unwrap_or(0));
-            v += u64::from(m.value_len);
-            h += u64::from(m.header_count);
-        }
-        for (part, declared, actual) in [
-            ("keys", k, keys.len()),
-            ("values", v, values.len()),
-            ("headers", h, headers.len()),
-        ] {
-            if declared != actual as u64 {
-                return Err(BatchError {
-                    part,
-                    declared,
-                    actual,
-                });
-            }
-        }
-        Ok(Self {
-            topic,
-            partition,
-            metas,
-            keys,
-            values,
-            headers,
-        })
-    }
-
     pub fn topic(&self) -> &'a str {
-        self.topic
+        &self.batch.topic
     }
 
     pub fn partition(&self) -> i32 {
-        self.partition
+        self.batch.partition
     }
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.metas.len()
+        self.batch.offsets.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.metas.is_empty()
+        self.batch.offsets.is_empty()
     }
 
     /// The records in offset order.
     pub fn iter(&self) -> Records<'a> {
         Records {
-            batch: *self,
+            batch: self.batch,
             index: 0,
             key_at: 0,
             value_at: 0,
@@ -212,7 +231,7 @@ impl<'a> IntoIterator for Batch<'a> {
 /// running offsets, so each step is a few additions and slices.
 #[derive(Clone, Debug)]
 pub struct Records<'a> {
-    batch: Batch<'a>,
+    batch: &'a OwnedBatch,
     index: usize,
     key_at: usize,
     value_at: usize,
@@ -224,37 +243,41 @@ impl<'a> Iterator for Records<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Record<'a>> {
-        let b = &self.batch;
-        let meta = b.metas.get(self.index)?;
-        // `Batch::new` checked that the lengths add up, so these slices are in
-        // bounds.
-        let key = meta.key_len.map(|n| {
-            let start = self.key_at;
-            self.key_at += n as usize;
-            &b.keys[start..self.key_at]
-        });
+        let b = self.batch;
+        let i = self.index;
+        let offset = *b.offsets.get(i)?;
+        // `OwnedBatch::view` checked the list lengths and that the lengths
+        // add up, so these slices are in bounds.
+        let key = match b.key_lens[i] {
+            n if n < 0 => None,
+            n => {
+                let start = self.key_at;
+                self.key_at += n as usize;
+                Some(&b.keys[start..self.key_at])
+            }
+        };
         let start = self.value_at;
-        self.value_at += meta.value_len as usize;
+        self.value_at += b.value_lens[i] as usize;
         let value = &b.values[start..self.value_at];
         let start = self.header_at;
-        self.header_at += meta.header_count as usize;
+        self.header_at += b.header_counts[i] as usize;
         let headers = &b.headers[start..self.header_at];
-        let record = Record {
-            index: self.index as u32,
+        let timestamp = b.timestamps[i];
+        self.index += 1;
+        Some(Record {
+            index: i as u32,
             key,
             value,
             headers,
-            topic: b.topic,
+            topic: &b.topic,
             partition: b.partition,
-            offset: meta.offset,
-            timestamp: meta.timestamp,
-        };
-        self.index += 1;
-        Some(record)
+            offset,
+            timestamp: (timestamp >= 0).then_some(timestamp),
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.batch.metas.len() - self.index;
+        let n = self.batch.offsets.len() - self.index;
         (n, Some(n))
     }
 }
@@ -361,7 +384,18 @@ mod tests {
         assert!(owned.view().unwrap_err().to_string().contains("of keys"));
 
         let mut owned = OwnedBatch::from_values(["x"]);
-        owned.records[0].header_count = 1;
+        owned.header_counts[0] = 1;
         assert!(owned.view().unwrap_err().to_string().contains("of headers"));
+
+        let mut owned = OwnedBatch::from_values(["x", "y"]);
+        owned.timestamps.pop();
+        assert_eq!(
+            owned.view().unwrap_err().to_string(),
+            "malformed batch: 2 records but 1 entries in timestamps"
+        );
+
+        let mut owned = OwnedBatch::from_values(["x"]);
+        owned.key_lens[0] = -2;
+        assert!(owned.view().unwrap_err().to_string().contains("key length -2"));
     }
 }

@@ -25,11 +25,12 @@ mod record;
 mod runtime;
 mod stage;
 
-pub use batch::{Batch, BatchError, OwnedBatch, Records};
+pub use batch::{Batch, BatchError, NO_KEY, NO_TIMESTAMP, OwnedBatch, Records};
 pub use output::{
-    BatchOutput, Column, ColumnKind, Output, OutputDecl, Row, StageInfo, Value, Verdict,
+    BatchOutput, BytesValues, Column, ColumnKind, ColumnValues, Output, OutputDecl, Row, Rows,
+    StageInfo, TextValues, Value, Verdict, VerdictKind,
 };
-pub use record::{Header, Record, RecordMeta};
+pub use record::{Header, Record};
 pub use stage::{NoParams, Transform, parse_params};
 
 /// Exports a stage from the crate (in wasm builds; native builds get the code
@@ -57,7 +58,7 @@ pub use sluice_transform_macros::transform;
 /// The contract version this SDK implements (the version of the
 /// `sluice:transform` WIT package). The host refuses a module built against
 /// another one.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// Everything a stage usually needs: `use sluice_transform::prelude::*;`.
 pub mod prelude {

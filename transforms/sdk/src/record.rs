@@ -10,19 +10,6 @@ pub struct Header {
     pub value: Option<Vec<u8>>,
 }
 
-/// The fixed-size part of one record in a batch (WIT `record-meta`): the
-/// lengths slice the batch's shared key, value and header buffers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RecordMeta {
-    pub offset: i64,
-    /// Milliseconds since the Unix epoch, if the record carries a timestamp.
-    pub timestamp: Option<i64>,
-    /// Length of the key; `None` for a record without a key.
-    pub key_len: Option<u32>,
-    pub value_len: u32,
-    pub header_count: u32,
-}
-
 /// A view of one record. Everything is borrowed from the batch: iterating a
 /// batch copies nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,11 +3,11 @@
 //!
 //! Pure Rust, so it runs the same in native tests as inside the component.
 
-use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::Output;
 use crate::batch::OwnedBatch;
-use crate::output::{BatchOutput, OutputDecl, Row, StageInfo};
+use crate::output::{BatchOutput, OutputDecl, StageInfo};
 use crate::stage::{Transform, parse_params};
 
 /// Holds one stage instance between calls.
@@ -15,9 +15,9 @@ use crate::stage::{Transform, parse_params};
 pub struct Runtime<T> {
     name: &'static str,
     state: Option<T>,
-    outputs: Vec<OutputDecl>,
-    /// Rows per record in the last batch, to size the next one's row list.
-    rows_per_record: f32,
+    outputs: Option<Arc<[OutputDecl]>>,
+    /// Most rows one output set held in the last batch, to size the next.
+    rows_hint: usize,
 }
 
 impl<T: Transform> Runtime<T> {
@@ -26,8 +26,8 @@ impl<T: Transform> Runtime<T> {
         Self {
             name,
             state: None,
-            outputs: Vec::new(),
-            rows_per_record: 0.0,
+            outputs: None,
+            rows_hint: 0,
         }
     }
 
@@ -42,7 +42,7 @@ impl<T: Transform> Runtime<T> {
         let state = T::init(params)?;
         let outputs = state.outputs();
         check_decls(&outputs).map_err(|e| format!("{}: {e}", self.name))?;
-        self.outputs.clone_from(&outputs);
+        self.outputs = Some(outputs.clone().into());
         self.state = Some(state);
         Ok(StageInfo { outputs })
     }
@@ -50,23 +50,31 @@ impl<T: Transform> Runtime<T> {
     /// Runs one batch and checks the result: one verdict per record, rows
     /// that match their declared outputs.
     pub fn process(&mut self, batch: &OwnedBatch) -> Result<BatchOutput, String> {
-        let Some(state) = self.state.as_mut() else {
+        let (Some(state), Some(outputs)) = (self.state.as_mut(), &self.outputs) else {
             return Err(format!(
                 "{}: process called before a successful init",
                 self.name
             ));
         };
         let view = batch.view().map_err(|e| e.to_string())?;
-        let rows_hint = (view.len() as f32 * self.rows_per_record) as usize;
-        let mut out = Output::with_capacity(view.len(), rows_hint);
+        let mut out = Output::for_batch(view.len(), outputs.clone(), self.rows_hint);
         state.process(&view, &mut out)?;
-        if !view.is_empty() {
-            self.rows_per_record = out.rows().len() as f32 / view.len() as f32;
-        }
         if !out.is_unchecked() {
-            check_output(self.name, &self.outputs, view.len(), &out)?;
+            let verdicts = out.verdict_count();
+            if verdicts != view.len() {
+                return Err(format!(
+                    "{}: process gave {verdicts} verdicts for {} records (one per record is required)",
+                    self.name,
+                    view.len()
+                ));
+            }
+            if let Some(e) = out.row_error() {
+                return Err(format!("{}: {e}", self.name));
+            }
         }
-        Ok(out.into_batch_output())
+        let out = out.into_batch_output();
+        self.rows_hint = out.rows.iter().map(|s| s.count as usize).max().unwrap_or(0);
+        Ok(out)
     }
 }
 
@@ -99,80 +107,11 @@ fn check_decls(outputs: &[OutputDecl]) -> Result<(), String> {
     Ok(())
 }
 
-fn check_output(
-    stage: &str,
-    outputs: &[OutputDecl],
-    records: usize,
-    out: &Output,
-) -> Result<(), String> {
-    let verdicts = out.verdicts().len();
-    if verdicts != records {
-        return Err(format!(
-            "{stage}: process gave {verdicts} verdicts for {records} records (one per record is required)"
-        ));
-    }
-    for (i, row) in out.rows().iter().enumerate() {
-        check_row(outputs, records, row).map_err(|e| format!("{stage}: row {i}: {e}"))?;
-    }
-    Ok(())
-}
-
-fn check_row(outputs: &[OutputDecl], records: usize, row: &Row) -> Result<(), String> {
-    let Some(decl) = outputs.get(row.output as usize) else {
-        let mut names = String::new();
-        for (i, d) in outputs.iter().enumerate() {
-            let _ = write!(
-                names,
-                "{}{i} = {:?}",
-                if i == 0 { "" } else { ", " },
-                d.name
-            );
-        }
-        return Err(format!(
-            "output {} is not declared (declared: {})",
-            row.output,
-            if names.is_empty() { "none" } else { &names }
-        ));
-    };
-    if let Some(source) = row.source
-        && source as usize >= records
-    {
-        return Err(format!(
-            "on output {:?}: source record {source} is outside the batch of {records}",
-            decl.name
-        ));
-    }
-    if row.values.len() != decl.columns.len() {
-        return Err(format!(
-            "on output {:?}: {} values for {} columns",
-            decl.name,
-            row.values.len(),
-            decl.columns.len()
-        ));
-    }
-    for (col, value) in decl.columns.iter().zip(&row.values) {
-        match value.kind() {
-            Some(kind) if kind == col.kind => {}
-            None if col.nullable => {}
-            got => {
-                return Err(format!(
-                    "on output {:?}: column {:?} is {}{}, got {}",
-                    decl.name,
-                    col.name,
-                    col.kind,
-                    if col.nullable { " (nullable)" } else { "" },
-                    got.map_or_else(|| "null".to_owned(), |k| k.to_string())
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::prelude::*;
+    use crate::{Row, Verdict};
 
     /// Keeps everything; `mode` picks a way to get the output wrong.
     struct Probe {
@@ -234,9 +173,9 @@ mod tests {
     #[test]
     fn ok_run_returns_verdicts_and_rows() {
         let out = run("").unwrap();
-        assert_eq!(out.verdicts, vec![Verdict::Keep, Verdict::Keep]);
+        assert_eq!(out.to_verdicts(), vec![Verdict::Keep, Verdict::Keep]);
         assert_eq!(
-            out.rows[1],
+            out.to_rows()[1],
             Row {
                 output: 0,
                 source: Some(1),

@@ -151,9 +151,9 @@ impl Transform for Stats {
             out.emit(
                 STATS,
                 [
-                    Value::Text(g.session_id.into_owned()),
+                    Value::Text(g.session_id),
                     Value::TimestampMs(g.bucket_start),
-                    Value::Text(g.event_type.into_owned()),
+                    Value::Text(g.event_type),
                     Value::Int(g.count),
                     Value::TimestampMs(g.first),
                     Value::TimestampMs(g.last),
@@ -183,9 +183,9 @@ mod tests {
             output: STATS,
             source: None,
             values: vec![
-                Value::text(session),
+                Value::text(session.to_owned()),
                 Value::TimestampMs(bucket),
-                Value::text(kind),
+                Value::text(kind.to_owned()),
                 Value::Int(count),
                 Value::TimestampMs(first),
                 Value::TimestampMs(last),
@@ -214,9 +214,9 @@ mod tests {
             ev("s1", "FOCUS", H10 + 140),
         ]);
         let out = run::<Stats>("", &batch).unwrap();
-        assert_eq!(out.verdicts, vec![Verdict::Keep; 7]);
+        assert_eq!(out.to_verdicts(), vec![Verdict::Keep; 7]);
         assert_eq!(
-            out.rows,
+            out.to_rows(),
             vec![
                 row("s1", H10 - HOUR_MS, "FOCUS", 2, H10 - 140, H10 - 70),
                 row("s1", H10, "FOCUS", 3, H10, H10 + 3_599_999),
@@ -236,13 +236,13 @@ mod tests {
             "garbage".to_owned(),
         ]);
         let out = run::<Stats>("", &batch).unwrap();
-        assert_eq!(out.verdicts[0], Verdict::Keep);
+        assert_eq!(out.to_verdicts()[0], Verdict::Keep);
         for (i, expected) in [
             (1, "missing field `eventTime`"),
             (2, "invalid type: string \"soon\", expected i64"),
             (3, "expected value at line 1 column 1"),
         ] {
-            match &out.verdicts[i] {
+            match &out.to_verdicts()[i] {
                 Verdict::Reject(r) => {
                     assert!(r.starts_with("not a normalized event"), "{r}");
                     assert!(r.contains(expected), "{r}");
@@ -250,7 +250,7 @@ mod tests {
                 other => panic!("record {i}: {other:?}"),
             }
         }
-        assert_eq!(out.rows, vec![row("s1", H10, "FOCUS", 1, H10, H10)]);
+        assert_eq!(out.to_rows(), vec![row("s1", H10, "FOCUS", 1, H10, H10)]);
     }
 
     #[test]
@@ -258,7 +258,7 @@ mod tests {
         let batch = OwnedBatch::from_values([&b"{\"sessionId\":\"\xff\"}"[..]]);
         let out = run::<Stats>("", &batch).unwrap();
         assert_eq!(
-            out.verdicts,
+            out.to_verdicts(),
             vec![Verdict::Reject(
                 "not a normalized event {\"sessionId\",\"eventType\",\"eventTime\"} (is validate \
                  before stats?): not UTF-8 (invalid bytes at offset 14)"
@@ -274,13 +274,13 @@ mod tests {
             r#"{"sessionId":"café","eventType":"FOCUS","eventTime":2}"#,
         ]);
         let out = run::<Stats>("", &batch).unwrap();
-        assert_eq!(out.rows, vec![row("café", 0, "FOCUS", 2, 1, 2)]);
+        assert_eq!(out.to_rows(), vec![row("café", 0, "FOCUS", 2, 1, 2)]);
     }
 
     #[test]
     fn empty_batch_emits_nothing_and_params_are_refused() {
         let out = run::<Stats>("{}", &OwnedBatch::new("t", 0)).unwrap();
-        assert!(out.verdicts.is_empty() && out.rows.is_empty());
+        assert!(out.to_verdicts().is_empty() && out.to_rows().is_empty());
         assert!(
             run::<Stats>(r#"{"x": 1}"#, &OwnedBatch::new("t", 0))
                 .unwrap_err()

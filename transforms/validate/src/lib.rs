@@ -74,9 +74,6 @@ pub struct Validate {
     event_type_list: String,
     local_offset: FixedOffset,
     max_session_id_len: usize,
-    /// Reused across records and batches: each normalized value is written
-    /// here, then copied out at its exact size (one allocation per record).
-    scratch: Vec<u8>,
 }
 
 /// A record that passed: borrowed from the input where possible.
@@ -135,7 +132,6 @@ impl Transform for Validate {
             event_types: params.event_types,
             local_offset,
             max_session_id_len: params.max_session_id_len,
-            scratch: Vec::with_capacity(256),
         })
     }
 
@@ -149,7 +145,6 @@ impl Transform for Validate {
     }
 
     fn process(&mut self, batch: &Batch<'_>, out: &mut Output) -> Result<(), String> {
-        let mut scratch = std::mem::take(&mut self.scratch);
         for record in batch {
             let event = match parse_event(record.value) {
                 Ok(event) => event,
@@ -160,9 +155,7 @@ impl Transform for Validate {
             };
             match self.check(&event) {
                 Ok(n) => {
-                    scratch.clear();
-                    n.write_json(&mut scratch);
-                    out.replace(scratch.as_slice());
+                    out.replace_with(|buf| n.write_json(buf));
                     out.emit_for(
                         &record,
                         STUDY_LOG,
@@ -176,7 +169,6 @@ impl Transform for Validate {
                 Err(reason) => out.reject(reason),
             }
         }
-        self.scratch = scratch;
         Ok(())
     }
 }

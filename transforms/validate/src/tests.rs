@@ -8,8 +8,8 @@ const UTC: &str = "{}";
 /// Runs one value through the stage with `params`; the verdict and rows.
 fn one(params: &str, value: &str) -> (Verdict, Vec<Row>) {
     let out = run::<Validate>(params, &OwnedBatch::from_values([value])).unwrap();
-    assert_eq!(out.verdicts.len(), 1);
-    (out.verdicts.into_iter().next().unwrap(), out.rows)
+    assert_eq!(out.to_verdicts().len(), 1);
+    (out.to_verdicts().into_iter().next().unwrap(), out.to_rows())
 }
 
 fn reason(params: &str, value: &str) -> String {
@@ -45,13 +45,13 @@ fn keeps_a_valid_event_with_a_normalized_value_and_a_row() {
     let value = r#"{"sessionId":"session-42","eventType":"FOCUS","timestamp":"2026-01-28T10:15:30.120+09:00","extra":{"a":[1,2]}}"#;
     let out = run::<Validate>(UTC, &OwnedBatch::from_values([value])).unwrap();
     assert_eq!(
-        out.verdicts,
+        out.to_verdicts(),
         vec![Verdict::Replace(
             br#"{"sessionId":"session-42","eventType":"FOCUS","eventTime":1769562930120}"#.to_vec()
         )]
     );
     assert_eq!(
-        out.rows,
+        out.to_rows(),
         vec![Row {
             output: STUDY_LOG,
             source: Some(0),
@@ -94,11 +94,11 @@ fn mixed_batch_gets_one_verdict_per_record_and_rows_for_kept_ones() {
         event("b", "AWAY", "2026-01-28T01:15:30.120Z"),
     ]);
     let out = run::<Validate>(UTC, &batch).unwrap();
-    assert!(matches!(out.verdicts[0], Verdict::Replace(_)));
-    assert!(matches!(out.verdicts[1], Verdict::Reject(_)));
-    assert!(matches!(out.verdicts[2], Verdict::Replace(_)));
+    assert!(matches!(out.to_verdicts()[0], Verdict::Replace(_)));
+    assert!(matches!(out.to_verdicts()[1], Verdict::Reject(_)));
+    assert!(matches!(out.to_verdicts()[2], Verdict::Replace(_)));
     assert_eq!(
-        out.rows.iter().map(|r| r.source).collect::<Vec<_>>(),
+        out.to_rows().iter().map(|r| r.source).collect::<Vec<_>>(),
         [Some(0), Some(2)]
     );
 }
@@ -244,7 +244,7 @@ fn invalid_utf8_is_rejected() {
     let value: &[u8] = b"{\"sessionId\":\"a\xff\"}";
     let out = run::<Validate>(UTC, &OwnedBatch::from_values([value])).unwrap();
     assert_eq!(
-        out.verdicts[0],
+        out.to_verdicts()[0],
         Verdict::Reject("value is not UTF-8 (invalid bytes at offset 15)".into())
     );
 }

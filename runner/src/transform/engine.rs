@@ -163,10 +163,12 @@ impl EngineGroup {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
-            .epoch_interruption(true)
+            .epoch_interruption(std::env::var_os("X_NO_EPOCH").is_none())
             .cranelift_opt_level(OptLevel::Speed)
             .parallel_compilation(true)
             .max_wasm_stack(usize::try_from(stack_kb << 10).unwrap_or(usize::MAX));
+        if std::env::var_os("X_NO_BULK").is_some() { config.wasm_bulk_memory(true); }
+        if std::env::var_os("X_NO_LAZY").is_some() { config.table_lazy_init(false); }
         if std::env::var_os("SLUICE_WASM_PERFMAP").is_some() {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }

@@ -103,12 +103,56 @@ impl<'a> Aggregate<'a> {
     }
 }
 
-/// Parses a normalized value. One UTF-8 check for the whole value is cheaper
-/// in wasm than serde_json's check of every string.
+/// Parses a normalized value: the exact form `validate` writes takes a fast
+/// path; anything else (another field order, whitespace, escapes, more
+/// fields) goes through serde_json, with the same result.
 pub fn read(value: &[u8]) -> Result<Normalized<'_>, String> {
+    if let Some(event) = read_canonical(value) {
+        return Ok(event);
+    }
+    // One UTF-8 check for the whole value is cheaper in wasm than
+    // serde_json's check of every string.
     let text = std::str::from_utf8(value)
         .map_err(|e| format!("not UTF-8 (invalid bytes at offset {})", e.valid_up_to()))?;
     serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
+/// `{"sessionId":"<id>","eventType":"<type>","eventTime":<ms>}` with no
+/// escapes in the strings and nothing else, byte for byte; `None` for
+/// anything else.
+fn read_canonical(value: &[u8]) -> Option<Normalized<'_>> {
+    let rest = value.strip_prefix(br#"{"sessionId":""#)?;
+    let (session_id, rest) = plain_string(rest)?;
+    let rest = rest.strip_prefix(br#","eventType":""#)?;
+    let (event_type, rest) = plain_string(rest)?;
+    let digits = rest
+        .strip_prefix(br#","eventTime":"#)?
+        .strip_suffix(b"}")?;
+    let unsigned = digits.strip_prefix(b"-").unwrap_or(digits);
+    // A JSON integer: digits, no leading zero unless it is the only one.
+    if unsigned.is_empty()
+        || !unsigned.iter().all(u8::is_ascii_digit)
+        || (unsigned[0] == b'0' && unsigned.len() > 1)
+    {
+        return None;
+    }
+    // All ASCII, checked above; a value out of i64's range goes to serde.
+    let event_time = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(Normalized {
+        session_id: Cow::Borrowed(session_id),
+        event_type: Cow::Borrowed(event_type),
+        event_time,
+    })
+}
+
+/// The text of a JSON string that needs no unescaping (the opening quote
+/// already consumed), and what follows its closing quote.
+fn plain_string(s: &[u8]) -> Option<(&str, &[u8])> {
+    let end = s.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    if s[end] != b'"' {
+        return None;
+    }
+    Some((std::str::from_utf8(&s[..end]).ok()?, &s[end + 1..]))
 }
 
 #[derive(Debug)]
@@ -191,6 +235,38 @@ mod tests {
                 Value::TimestampMs(last),
             ],
         }
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_serde_reads() {
+        let serde = |v: &str| serde_json::from_str::<Normalized<'_>>(v).ok().map(|n| (n.session_id.into_owned(), n.event_type.into_owned(), n.event_time));
+        let fast = |v: &str| read_canonical(v.as_bytes()).map(|n| (n.session_id.into_owned(), n.event_type.into_owned(), n.event_time));
+        for v in [
+            r#"{"sessionId":"s-1","eventType":"FOCUS","eventTime":1769594400000}"#,
+            r#"{"sessionId":"café ☕","eventType":"AWAY","eventTime":-5}"#,
+            r#"{"sessionId":"","eventType":"","eventTime":0}"#,
+            r#"{"sessionId":"s","eventType":"X","eventTime":-9223372036854775808}"#,
+        ] {
+            assert_eq!(fast(v), serde(v), "{v}");
+            assert!(fast(v).is_some(), "{v}");
+        }
+        // Not the exact form: left to serde_json, which reads or rejects it.
+        for v in [
+            r#"{"sessionId":"a\"b","eventType":"X","eventTime":1}"#,
+            r#"{"sessionId":"a","eventType":"X","eventTime":1,"extra":2}"#,
+            r#"{"sessionId":"a","eventType":"X","eventTime":01}"#,
+            r#"{"sessionId":"a","eventType":"X","eventTime":+1}"#,
+            r#"{"sessionId":"a","eventType":"X","eventTime":1.5}"#,
+            r#"{"sessionId":"a","eventType":"X","eventTime":}"#,
+            r#"{"sessionId":"a","eventType":"X","eventTime":-}"#,
+            r#"{"sessionId":"a","eventType":"X","eventTime":99999999999999999999}"#,
+            r#"{ "sessionId":"a","eventType":"X","eventTime":1}"#,
+            r#"{"eventType":"X","sessionId":"a","eventTime":1}"#,
+        ] {
+            assert_eq!(fast(v), None, "{v}");
+        }
+        assert_eq!(read(br#"{"sessionId":"a\"b","eventType":"X","eventTime":1}"#).unwrap().session_id, "a\"b");
+        assert!(read(b"{\"sessionId\":\"\xff\",\"eventType\":\"X\",\"eventTime\":1}").is_err());
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //!
 //! Columns:
 //! - native: `validate` then `stats` through the SDK's native runtime, on
-//!   batches already in columnar form (the logic alone);
+//!   batches already in columnar form (the logic alone), and each stage's
+//!   part (validate's includes building the batch for stats);
 //! - wasm: `Chain::run` on host records, everything included (building the
 //!   columnar batch, copying in, the two calls, lifting verdicts and rows,
-//!   the bookkeeping between stages);
+//!   the bookkeeping between stages), and each stage's part; the ratio of
+//!   the whole and of each stage;
 //! - crossing: the same batch through a stage that only keeps every record
 //!   (`misbehave`, mode `ok`), once per stage: what passing a batch in and
 //!   verdicts out costs, with no work inside. Its share is of the wasm time.
@@ -85,7 +87,10 @@ fn main() {
         for size in SIZES {
             let batch = generate(size);
             let columnar = native_batch(&batch);
-            let native_ns = median_ns(|| native_chain(&mut validate, &mut stats, &columnar));
+            let mut native_stage_ns = [0f64; 2];
+            let native_ns = median_ns(|| native_chain(&mut validate, &mut stats, &columnar, &mut native_stage_ns));
+            let total: f64 = native_stage_ns.iter().sum();
+            let native_stage_ns = native_stage_ns.map(|ns| native_ns * ns / total);
             // Each stage's share of the chain's time, summed over every run.
             let mut stage_ns = [0f64; 2];
             let wasm_ns = median_ns(|| {
@@ -100,13 +105,17 @@ fn main() {
             let crossing_ns = 2.0 * median_ns(|| passthrough_once(&mut passthrough, &batch));
             let per = |ns: f64| ns / size as f64 / 1e3;
             println!(
-                "{:>6} | {:>12.2} | {:>10.2} | {:>5.2}× | {:>8.2} / {:>6.2} | {:>13.3} | {:>5.1} %",
+                "{:>6} | {:>5.2} = {:.2} + {:.2} | {:>5.2} = {:.2} + {:.2} | {:>5.2}× | {:>5.2}× / {:.2}× | {:>8.3} | {:>5.1} %",
                 size,
                 per(native_ns),
+                per(native_stage_ns[0]),
+                per(native_stage_ns[1]),
                 per(wasm_ns),
-                wasm_ns / native_ns,
                 per(stage_ns[0]),
                 per(stage_ns[1]),
+                wasm_ns / native_ns,
+                stage_ns[0] / native_stage_ns[0],
+                stage_ns[1] / native_stage_ns[1],
                 per(crossing_ns),
                 100.0 * crossing_ns / wasm_ns,
             );
@@ -124,8 +133,8 @@ fn print_header() {
     println!("machine: {cpu}, {cores} cores available; wasmtime 48.0.8, cranelift opt-level speed");
     println!("per record, µs (median of repeated runs; {} ms per cell)", BUDGET.as_millis());
     println!(
-        "{:>6} | {:>12} | {:>10} | {:>6} | {:>17} | {:>13} | {:>7}",
-        "batch", "native", "wasm", "ratio", "validate / stats", "crossing", "share"
+        "{:>6} | {:>19} | {:>19} | {:>6} | {:>15} | {:>8} | {:>7}",
+        "batch", "native = v + s", "wasm = v + s", "ratio", "ratio v / s", "crossing", "share"
     );
 }
 
@@ -164,7 +173,9 @@ fn native_chain(
     validate: &mut Runtime<validate::Validate>,
     stats: &mut Runtime<stats::Stats>,
     batch: &OwnedBatch,
+    stage_ns: &mut [f64; 2],
 ) -> usize {
+    let started = Instant::now();
     let out = validate.process(batch).expect("validate");
     let mut kept = OwnedBatch::new(batch.topic.clone(), batch.partition);
     let mut lens = out.replacement_lens.iter();
@@ -177,7 +188,10 @@ fn native_chain(
             at += len;
         }
     }
+    let between = Instant::now();
+    stage_ns[0] += (between - started).as_nanos() as f64;
     let stats_out = stats.process(&kept).expect("stats");
+    stage_ns[1] += between.elapsed().as_nanos() as f64;
     let rows = |o: &sluice_transform::BatchOutput| o.rows.iter().map(|s| s.count as usize).sum::<usize>();
     rows(&out) + rows(&stats_out)
 }

@@ -118,29 +118,46 @@ pub(crate) fn output_from_wit(
     if out.verdicts.len() != records {
         return Err(format!("{} verdicts for a batch of {records} records", out.verdicts.len()));
     }
-    let replaced = out.verdicts.iter().filter(|v| matches!(v, wit::Verdict::Replace)).count();
-    if out.replacement_lens.len() != replaced {
-        return Err(format!("{replaced} replace verdicts but {} replacement lengths", out.replacement_lens.len()));
-    }
-    let rejected = out.verdicts.iter().filter(|v| matches!(v, wit::Verdict::Reject)).count();
-    if out.reasons.len() != rejected {
-        return Err(format!("{rejected} reject verdicts but {} reasons", out.reasons.len()));
-    }
+    // One pass: each replace takes the next length, each reject the next
+    // reason; the lengths and reasons must run out together with the
+    // verdicts.
     let replacements = Bytes::from(out.replacements);
-    let starts = starts(&out.replacement_lens, replacements.len())
-        .map_err(|(sum, len)| format!("the replacement lengths add up to {sum} bytes, the replacements are {len}"))?;
-    let mut starts = starts.windows(2);
+    let mut lens = out.replacement_lens.iter();
     let mut reasons = out.reasons.into_iter();
+    let mut at = 0usize;
     let mut verdicts = Vec::with_capacity(records);
-    for v in out.verdicts {
+    for v in &out.verdicts {
         verdicts.push(match v {
             wit::Verdict::Keep => Verdict::Keep,
-            wit::Verdict::Replace => match starts.next() {
-                Some(w) => Verdict::Replace(replacements.slice(w[0] as usize..w[1] as usize)),
-                None => return Err("more replace verdicts than replacement lengths".to_string()),
+            wit::Verdict::Replace => {
+                let Some(&len) = lens.next() else {
+                    return Err("more replace verdicts than replacement lengths".to_string());
+                };
+                let end = at + len as usize;
+                if end > replacements.len() {
+                    return Err(format!(
+                        "the replacement lengths run past the {} bytes of replacements",
+                        replacements.len()
+                    ));
+                }
+                let value = replacements.slice(at..end);
+                at = end;
+                Verdict::Replace(value)
+            }
+            wit::Verdict::Reject => match reasons.next() {
+                Some(reason) => Verdict::Reject(reason),
+                None => return Err("more reject verdicts than reasons".to_string()),
             },
-            wit::Verdict::Reject => Verdict::Reject(reasons.next().unwrap_or_default()),
         });
+    }
+    if lens.next().is_some() {
+        return Err("more replacement lengths than replace verdicts".to_string());
+    }
+    if reasons.next().is_some() {
+        return Err("more reasons than reject verdicts".to_string());
+    }
+    if at != replacements.len() {
+        return Err(format!("the replacement lengths add up to {at} bytes, the replacements are {}", replacements.len()));
     }
     let rows = out
         .rows
@@ -386,9 +403,18 @@ mod tests {
         let mut out = answer(vec![wit::Verdict::Replace, wit::Verdict::Keep], vec![]);
         out.replacement_lens = vec![2];
         assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "the replacement lengths add up to 2 bytes, the replacements are 3");
+        let mut out = answer(vec![wit::Verdict::Replace, wit::Verdict::Keep], vec![]);
+        out.replacement_lens = vec![4];
+        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "the replacement lengths run past the 3 bytes of replacements");
+        let mut out = answer(vec![wit::Verdict::Replace, wit::Verdict::Keep], vec![]);
+        out.replacement_lens = vec![1, 2];
+        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "more replacement lengths than replace verdicts");
         let mut out = answer(vec![wit::Verdict::Reject, wit::Verdict::Keep], vec![]);
         out.reasons.clear();
-        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "1 reject verdicts but 0 reasons");
+        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "more reject verdicts than reasons");
+        let mut out = answer(vec![wit::Verdict::Keep, wit::Verdict::Keep], vec![]);
+        out.reasons.push("why".into());
+        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "more reasons than reject verdicts");
     }
 
     #[test]

@@ -199,12 +199,19 @@ impl<'a> Batch<'a> {
 
     /// The records in offset order.
     pub fn iter(&self) -> Records<'a> {
+        let b = self.batch;
         Records {
-            batch: self.batch,
+            topic: &b.topic,
+            partition: b.partition,
             index: 0,
-            key_at: 0,
-            value_at: 0,
-            header_at: 0,
+            offsets: b.offsets.iter(),
+            timestamps: b.timestamps.iter(),
+            key_lens: b.key_lens.iter(),
+            value_lens: b.value_lens.iter(),
+            header_counts: b.header_counts.iter(),
+            keys: &b.keys,
+            values: &b.values,
+            headers: &b.headers,
         }
     }
 }
@@ -227,15 +234,23 @@ impl<'a> IntoIterator for Batch<'a> {
     }
 }
 
-/// Iterator over the records of a [`Batch`]; walks the shared buffers with
-/// running offsets, so each step is a few additions and slices.
+/// Iterator over the records of a [`Batch`]: walks the per-record lists
+/// side by side and takes each record's key, value and headers off the
+/// front of the shared buffers, so each step is a few additions and slices.
 #[derive(Clone, Debug)]
 pub struct Records<'a> {
-    batch: &'a OwnedBatch,
-    index: usize,
-    key_at: usize,
-    value_at: usize,
-    header_at: usize,
+    topic: &'a str,
+    partition: i32,
+    index: u32,
+    offsets: std::slice::Iter<'a, i64>,
+    timestamps: std::slice::Iter<'a, i64>,
+    key_lens: std::slice::Iter<'a, i32>,
+    value_lens: std::slice::Iter<'a, u32>,
+    header_counts: std::slice::Iter<'a, u32>,
+    /// What is left of the buffers.
+    keys: &'a [u8],
+    values: &'a [u8],
+    headers: &'a [Header],
 }
 
 impl<'a> Iterator for Records<'a> {
@@ -243,42 +258,38 @@ impl<'a> Iterator for Records<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Record<'a>> {
-        let b = self.batch;
-        let i = self.index;
-        let offset = *b.offsets.get(i)?;
-        // `OwnedBatch::view` checked the list lengths and that the lengths
-        // add up, so these slices are in bounds.
-        let key = match b.key_lens[i] {
+        let offset = *self.offsets.next()?;
+        // `OwnedBatch::view` checked that every list has an entry per record
+        // and that the lengths add up, so none of these runs out.
+        let timestamp = *self.timestamps.next()?;
+        let key = match *self.key_lens.next()? {
             n if n < 0 => None,
             n => {
-                let start = self.key_at;
-                self.key_at += n as usize;
-                Some(&b.keys[start..self.key_at])
+                let (key, rest) = self.keys.split_at_checked(n as usize)?;
+                self.keys = rest;
+                Some(key)
             }
         };
-        let start = self.value_at;
-        self.value_at += b.value_lens[i] as usize;
-        let value = &b.values[start..self.value_at];
-        let start = self.header_at;
-        self.header_at += b.header_counts[i] as usize;
-        let headers = &b.headers[start..self.header_at];
-        let timestamp = b.timestamps[i];
+        let (value, rest) = self.values.split_at_checked(*self.value_lens.next()? as usize)?;
+        self.values = rest;
+        let (headers, rest) = self.headers.split_at_checked(*self.header_counts.next()? as usize)?;
+        self.headers = rest;
+        let index = self.index;
         self.index += 1;
         Some(Record {
-            index: i as u32,
+            index,
             key,
             value,
             headers,
-            topic: &b.topic,
-            partition: b.partition,
+            topic: self.topic,
+            partition: self.partition,
             offset,
             timestamp: (timestamp >= 0).then_some(timestamp),
         })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.batch.offsets.len() - self.index;
-        (n, Some(n))
+        self.offsets.size_hint()
     }
 }
 

@@ -123,7 +123,8 @@ struct Slot {
 pub enum RecordOutcome {
     /// Came through every stage; `value` is `None` when no stage replaced it.
     Kept { value: Option<Bytes> },
-    Rejected(Rejection),
+    /// (Boxed: rejects are few, and a batch's outcomes stay small.)
+    Rejected(Box<Rejection>),
 }
 
 impl RecordOutcome {
@@ -294,7 +295,7 @@ impl Chain {
     pub fn run(&mut self, batch: &Batch) -> Result<ChainOutput, ChainFailure> {
         let n = batch.records.len();
         let mut replaced: Vec<Option<Bytes>> = vec![None; n];
-        let mut rejected: Vec<Option<Rejection>> = vec![None; n];
+        let mut rejected: Vec<Option<Box<Rejection>>> = vec![None; n];
         let mut alive: Vec<usize> = (0..n).collect();
         let mut outputs: Vec<(usize, OutputRows)> = Vec::new();
         let mut reports = Vec::with_capacity(self.stages.len());
@@ -348,7 +349,7 @@ impl Chain {
                             Verdict::Reject(reason) => {
                                 report.rejected += 1;
                                 rejected[i] =
-                                    Some(Rejection { stage: name.clone(), stage_index: k, reason, failure: None });
+                                    Some(Box::new(Rejection { stage: name.clone(), stage_index: k, reason, failure: None }));
                             }
                         }
                     }
@@ -364,12 +365,12 @@ impl Chain {
                 for (i, failure) in found.bad {
                     report.isolated += 1;
                     tracing::warn!(stage = &*name, offset = batch.records[i].offset, %failure, "record isolated as a poison pill");
-                    rejected[i] = Some(Rejection {
+                    rejected[i] = Some(Box::new(Rejection {
                         stage: name.clone(),
                         stage_index: k,
                         reason: format!("stage \"{name}\" {failure}"),
                         failure: Some(failure),
-                    });
+                    }));
                 }
                 alive.retain(|&i| rejected[i].is_none());
             }

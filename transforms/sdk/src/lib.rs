@@ -9,6 +9,7 @@
 //! - [`Transform`], [`NoParams`] (`stage.rs`): what a stage implements.
 //! - [`transform`]: the attribute that exports a stage from a wasm build.
 //! - [`log`]: logging through the host.
+//! - [`bytes`]: byte-string helpers that stay fast in wasm.
 //! - [`testing`]: run a stage natively in unit tests, as the host would.
 //! - `runtime.rs`: lifecycle and output checks; `abi.rs`: the bindings
 //!   generated from `transforms/wit` (wasm builds only).
@@ -19,6 +20,7 @@
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod abi;
 mod batch;
+pub mod bytes;
 pub mod log;
 mod output;
 mod record;

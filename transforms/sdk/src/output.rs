@@ -407,11 +407,19 @@ impl Output {
     }
 
     /// An output for a batch of `records` records of a stage with these
-    /// outputs, with room for `rows_hint` rows per output.
-    pub(crate) fn for_batch(records: usize, decls: Arc<[OutputDecl]>, rows_hint: usize) -> Self {
+    /// outputs, with room for `rows_hint` rows per output and
+    /// `replacement_bytes` bytes of new values.
+    pub(crate) fn for_batch(
+        records: usize,
+        decls: Arc<[OutputDecl]>,
+        rows_hint: usize,
+        replacement_bytes: usize,
+    ) -> Self {
         Self {
             out: BatchOutput {
                 verdicts: Vec::with_capacity(records),
+                replacements: Vec::with_capacity(replacement_bytes),
+                replacement_lens: Vec::with_capacity(if replacement_bytes > 0 { records } else { 0 }),
                 ..BatchOutput::default()
             },
             sets: vec![[None; 2]; decls.len()],
@@ -655,7 +663,7 @@ mod tests {
 
     #[test]
     fn rows_go_column_by_column_with_nulls_and_sources() {
-        let mut out = Output::for_batch(2, decls(), 0);
+        let mut out = Output::for_batch(2, decls(), 0, 0);
         let record = Record {
             index: 1,
             key: None,
@@ -695,7 +703,7 @@ mod tests {
 
     #[test]
     fn the_first_misfit_row_is_the_error() {
-        let mut out = Output::for_batch(1, decls(), 0);
+        let mut out = Output::for_batch(1, decls(), 0, 0);
         out.emit(0, [Value::Int(1), Value::Null, Value::from(Vec::new())]);
         out.emit(0, [Value::Null, Value::Null, Value::from(Vec::new())]);
         out.emit(0, [Value::Int(1)]);
@@ -703,7 +711,7 @@ mod tests {
             out.row_error(),
             Some("row 1: on output \"log\": column \"n\" is int, got null")
         );
-        let mut out = Output::for_batch(1, decls(), 0);
+        let mut out = Output::for_batch(1, decls(), 0, 0);
         out.emit(0, [Value::Int(1), Value::Null, Value::from(Vec::new()), Value::Int(4)]);
         assert_eq!(out.row_error(), Some("row 0: on output \"log\": 4 values for 3 columns"));
         let mut out = Output::new();

@@ -18,6 +18,8 @@ pub struct Runtime<T> {
     outputs: Option<Arc<[OutputDecl]>>,
     /// Most rows one output set held in the last batch, to size the next.
     rows_hint: usize,
+    /// Bytes of new values per record in the last batch, to size the next.
+    replaced_per_record: usize,
 }
 
 impl<T: Transform> Runtime<T> {
@@ -28,6 +30,7 @@ impl<T: Transform> Runtime<T> {
             state: None,
             outputs: None,
             rows_hint: 0,
+            replaced_per_record: 0,
         }
     }
 
@@ -57,7 +60,12 @@ impl<T: Transform> Runtime<T> {
             ));
         };
         let view = batch.view().map_err(|e| e.to_string())?;
-        let mut out = Output::for_batch(view.len(), outputs.clone(), self.rows_hint);
+        let mut out = Output::for_batch(
+            view.len(),
+            outputs.clone(),
+            self.rows_hint,
+            self.replaced_per_record * view.len(),
+        );
         state.process(&view, &mut out)?;
         if !out.is_unchecked() {
             let verdicts = out.verdict_count();
@@ -74,6 +82,9 @@ impl<T: Transform> Runtime<T> {
         }
         let out = out.into_batch_output();
         self.rows_hint = out.rows.iter().map(|s| s.count as usize).max().unwrap_or(0);
+        if !view.is_empty() {
+            self.replaced_per_record = out.replacements.len().div_ceil(view.len());
+        }
         Ok(out)
     }
 }

@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use sluice_transform::bytes::eq_bytes;
 use sluice_transform::prelude::*;
 
 /// Index of the `stats` output in [`Stats::outputs`].
@@ -65,37 +66,78 @@ type Hasher = rustc_hash::FxBuildHasher;
 /// Groups events in arrival order of their first member.
 #[derive(Debug, Default)]
 pub struct Aggregate<'a> {
-    index: HashMap<(Cow<'a, str>, i64, Cow<'a, str>), usize, Hasher>,
+    /// Per session, the indexes in `groups` of its groups: a session has
+    /// few (hour, type) groups in a batch, so they are searched in a line,
+    /// and only the session id is hashed.
+    sessions: HashMap<Key<'a>, Vec<usize>, Hasher>,
     groups: Vec<Group<'a>>,
 }
 
+/// A session id as a map key: hashed as a `str`, compared with
+/// [`eq_bytes`] (fast in wasm, where `==` calls a byte-by-byte `memcmp`).
+#[derive(Debug)]
+struct Key<'a>(Cow<'a, str>);
+
+impl PartialEq for Key<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        eq_bytes(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for Key<'_> {}
+
+impl std::hash::Hash for Key<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+
 impl<'a> Aggregate<'a> {
+    /// An aggregate with room for `sessions` sessions.
+    pub fn with_capacity(sessions: usize) -> Self {
+        Self {
+            sessions: HashMap::with_capacity_and_hasher(sessions, Hasher::default()),
+            groups: Vec::with_capacity(sessions),
+        }
+    }
+
     pub fn add(&mut self, event: Normalized<'a>) {
         let bucket = hour_bucket(event.event_time);
         let t = event.event_time;
-        match self
-            .index
-            .entry((event.session_id, bucket, event.event_type))
-        {
+        let (session_id, slots) = match self.sessions.entry(Key(event.session_id)) {
             Entry::Occupied(e) => {
-                let g = &mut self.groups[*e.get()];
-                g.count += 1;
-                g.first = g.first.min(t);
-                g.last = g.last.max(t);
+                let slots = e.into_mut();
+                for &i in slots.iter() {
+                    let g = &mut self.groups[i];
+                    if g.bucket_start == bucket && eq_bytes(g.event_type.as_bytes(), event.event_type.as_bytes()) {
+                        g.count += 1;
+                        g.first = g.first.min(t);
+                        g.last = g.last.max(t);
+                        return;
+                    }
+                }
+                (self.groups[slots[0]].session_id.clone(), slots)
             }
             Entry::Vacant(e) => {
-                let (session_id, _, event_type) = e.key().clone();
-                e.insert(self.groups.len());
-                self.groups.push(Group {
-                    session_id,
-                    bucket_start: bucket,
-                    event_type,
-                    count: 1,
-                    first: t,
-                    last: t,
-                });
+                let session_id = e.key().0.clone();
+                (session_id, e.insert(Vec::with_capacity(2)))
             }
-        }
+        };
+        slots.push(self.groups.len());
+        self.groups.push(Group {
+            session_id,
+            bucket_start: bucket,
+            event_type: event.event_type,
+            count: 1,
+            first: t,
+            last: t,
+        });
+    }
+
+    /// Number of sessions seen.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
     }
 
     pub fn groups(&self) -> &[Group<'a>] {
@@ -177,14 +219,17 @@ fn plain_string(s: &[u8]) -> Option<(&str, &[u8])> {
 }
 
 #[derive(Debug)]
-pub struct Stats;
+pub struct Stats {
+    /// Sessions in the last batch, to size the next one's aggregate.
+    sessions_hint: usize,
+}
 
 #[transform]
 impl Transform for Stats {
     type Params = NoParams;
 
     fn init(_: NoParams) -> Result<Self, String> {
-        Ok(Stats)
+        Ok(Stats { sessions_hint: 0 })
     }
 
     fn outputs(&self) -> Vec<OutputDecl> {
@@ -200,7 +245,7 @@ impl Transform for Stats {
     }
 
     fn process(&mut self, batch: &Batch<'_>, out: &mut Output) -> Result<(), String> {
-        let mut agg = Aggregate::default();
+        let mut agg = Aggregate::with_capacity(self.sessions_hint);
         for record in batch {
             match read(record.value) {
                 Ok(event) => {
@@ -212,6 +257,7 @@ impl Transform for Stats {
                 )),
             }
         }
+        self.sessions_hint = agg.sessions();
         for g in agg.groups {
             out.emit(
                 STATS,

@@ -218,10 +218,10 @@ fn run_chain(
         }
         for (j, outcome) in out.records.iter().enumerate() {
             match outcome {
-                RecordOutcome::Kept { .. } => {
+                RecordOutcome::Kept => {
                     summary.kept += 1;
                     if summary.kept_sample.len() < SAMPLE_ROWS {
-                        let value = outcome.kept_value(&batch.records[j].value).unwrap_or_default();
+                        let value = out.kept_value(j, &batch.records[j].value).unwrap_or_default();
                         summary.kept_sample.push(Kept {
                             line: first + j + 1,
                             offset: batch.records[j].offset,

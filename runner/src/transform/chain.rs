@@ -29,7 +29,7 @@ use super::engine::TransformEngine;
 use super::error::{StageFailure, TransformError};
 use super::isolate::{self, Abort, Policy};
 use super::limits::StageLimits;
-use super::output::{Column, OutputDecl, RowRef, RowSet, Verdict};
+use super::output::{Column, Decision, OutputDecl, RowRef, RowSet};
 use super::reload::{self, Check};
 use super::stage::{ModuleSource, Stage};
 use crate::config::Pipeline;
@@ -118,24 +118,22 @@ struct Slot {
     refused: Option<[u8; 32]>,
 }
 
-/// What happened to one input record.
+/// What happened to one input record. (Its final value, when kept, is
+/// [`ChainOutput::kept_value`].)
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordOutcome {
-    /// Came through every stage; `value` is `None` when no stage replaced it.
-    Kept { value: Option<Bytes> },
+    /// Came through every stage.
+    Kept,
     /// (Boxed: rejects are few, and a batch's outcomes stay small.)
     Rejected(Box<Rejection>),
 }
 
-impl RecordOutcome {
-    /// The final value of a kept record, given its original one.
-    pub fn kept_value<'a>(&'a self, original: &'a [u8]) -> Option<&'a [u8]> {
-        match self {
-            RecordOutcome::Kept { value: Some(v) } => Some(v),
-            RecordOutcome::Kept { value: None } => Some(original),
-            RecordOutcome::Rejected(_) => None,
-        }
-    }
+/// Where a replaced value lives: `ChainOutput::values[buffer][start..end]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ValueAt {
+    buffer: u32,
+    start: u32,
+    end: u32,
 }
 
 /// A record a stage rejected, or that made it fail on its own.
@@ -206,9 +204,30 @@ pub struct ChainOutput {
     pub outputs: Vec<OutputRows>,
     /// One per stage, in chain order.
     pub stages: Vec<StageReport>,
+    /// The buffers of new values, one per call that replaced any.
+    values: Vec<Bytes>,
+    /// Per input record, its last replaced value, if any stage replaced it.
+    replaced: Vec<Option<ValueAt>>,
 }
 
 impl ChainOutput {
+    /// The value the last stage that replaced record `i`'s value gave it,
+    /// if any did (rejected records included).
+    pub fn replaced_value(&self, i: usize) -> Option<&[u8]> {
+        let at = self.replaced.get(i).copied().flatten()?;
+        self.values.get(at.buffer as usize)?.get(at.start as usize..at.end as usize)
+    }
+
+    /// The final value of record `i` if it was kept: the last replaced
+    /// value, or `original` (its value in the batch) when no stage replaced
+    /// it.
+    pub fn kept_value<'a>(&'a self, i: usize, original: &'a [u8]) -> Option<&'a [u8]> {
+        match self.records.get(i)? {
+            RecordOutcome::Kept => Some(self.replaced_value(i).unwrap_or(original)),
+            RecordOutcome::Rejected(_) => None,
+        }
+    }
+
     /// The rows of `stage`'s output `output`, if declared.
     pub fn output(&self, stage: &str, output: &str) -> Option<&OutputRows> {
         self.outputs.iter().find(|o| &*o.stage == stage && o.output == output)
@@ -294,7 +313,8 @@ impl Chain {
     /// Runs `batch` through every stage.
     pub fn run(&mut self, batch: &Batch) -> Result<ChainOutput, ChainFailure> {
         let n = batch.records.len();
-        let mut replaced: Vec<Option<Bytes>> = vec![None; n];
+        let mut values: Vec<Bytes> = Vec::new();
+        let mut replaced: Vec<Option<ValueAt>> = vec![None; n];
         let mut rejected: Vec<Option<Box<Rejection>>> = vec![None; n];
         let mut alive: Vec<usize> = (0..n).collect();
         let mut outputs: Vec<(usize, OutputRows)> = Vec::new();
@@ -331,27 +351,40 @@ impl Chain {
                     stage.process_with(&batch.topic, batch.partition, |c| {
                         for &i in set {
                             let record = &batch.records[i];
-                            c.push(record, replaced[i].as_deref().unwrap_or(&record.value));
+                            let value = match replaced[i] {
+                                Some(at) => &values[at.buffer as usize][at.start as usize..at.end as usize],
+                                None => &record.value[..],
+                            };
+                            c.push(record, value);
                         }
                     })
                 })
                 .map_err(|abort| broken(&name, abort, records_in, policy.budget))?;
                 report.calls = found.calls;
                 for (set, out) in found.ok {
-                    for (j, verdict) in out.verdicts.into_iter().enumerate() {
+                    let buffer = u32::try_from(values.len()).unwrap_or(u32::MAX);
+                    let mut replacements = 0;
+                    let mut reasons = out.reasons.into_iter();
+                    for (j, decision) in out.decisions.iter().enumerate() {
                         let i = set[j];
-                        match verdict {
-                            Verdict::Keep => {}
-                            Verdict::Replace(value) => {
+                        match decision {
+                            Decision::Keep => {}
+                            Decision::Replace => {
                                 report.replaced += 1;
-                                replaced[i] = Some(value);
+                                let range = out.starts[replacements]..out.starts[replacements + 1];
+                                replacements += 1;
+                                replaced[i] = Some(ValueAt { buffer, start: range.start, end: range.end });
                             }
-                            Verdict::Reject(reason) => {
+                            Decision::Reject => {
                                 report.rejected += 1;
+                                let reason = reasons.next().unwrap_or_default();
                                 rejected[i] =
                                     Some(Box::new(Rejection { stage: name.clone(), stage_index: k, reason, failure: None }));
                             }
                         }
+                    }
+                    if replacements > 0 {
+                        values.push(out.replacements);
                     }
                     for mut rows in out.rows {
                         report.rows += rows.len();
@@ -391,13 +424,12 @@ impl Chain {
             .collect();
         let records = rejected
             .into_iter()
-            .zip(replaced)
-            .map(|(r, value)| match r {
+            .map(|r| match r {
                 Some(r) => RecordOutcome::Rejected(r),
-                None => RecordOutcome::Kept { value },
+                None => RecordOutcome::Kept,
             })
             .collect();
-        Ok(ChainOutput { records, outputs, stages: reports })
+        Ok(ChainOutput { records, outputs, stages: reports, values, replaced })
     }
 
     /// Checks each stage's module file (size and time, then content hash);

@@ -8,7 +8,7 @@ use std::fmt;
 use super::bindings::wit;
 use bytes::Bytes;
 
-use super::output::{Column, ColumnData, ColumnKind, OutputDecl, RowSet, StageOutput, Verdict};
+use super::output::{Answer, Column, ColumnData, ColumnKind, Decision, OutputDecl, RowSet};
 
 /// The WIT package this host speaks.
 pub const CONTRACT_PACKAGE: &str = "sluice:transform";
@@ -106,66 +106,49 @@ fn kind_from_wit(kind: wit::ColumnKind) -> ColumnKind {
 }
 
 /// Checks one `process` answer for a batch of `records` records against the
-/// declared `outputs`, and moves it into host types (no copies of the
-/// payloads: each replaced value is a slice of one shared buffer, row sets
-/// keep the column buffers they came in). The error names the first thing
-/// that is wrong.
+/// declared `outputs`, and moves it into host types without copying the
+/// payloads: the new values stay in one shared buffer, row sets keep the
+/// column buffers they came in. The error names the first thing that is
+/// wrong.
 pub(crate) fn output_from_wit(
     out: wit::BatchOutput,
     records: usize,
     outputs: &[OutputDecl],
-) -> Result<StageOutput, String> {
+) -> Result<Answer, String> {
     if out.verdicts.len() != records {
         return Err(format!("{} verdicts for a batch of {records} records", out.verdicts.len()));
     }
-    // One pass: each replace takes the next length, each reject the next
-    // reason; the lengths and reasons must run out together with the
-    // verdicts.
-    let replacements = Bytes::from(out.replacements);
-    let mut lens = out.replacement_lens.iter();
-    let mut reasons = out.reasons.into_iter();
-    let mut at = 0usize;
-    let mut verdicts = Vec::with_capacity(records);
-    for v in &out.verdicts {
-        verdicts.push(match v {
-            wit::Verdict::Keep => Verdict::Keep,
+    let (mut replaced, mut rejected) = (0, 0);
+    let decisions: Vec<Decision> = out
+        .verdicts
+        .iter()
+        .map(|v| match v {
+            wit::Verdict::Keep => Decision::Keep,
             wit::Verdict::Replace => {
-                let Some(&len) = lens.next() else {
-                    return Err("more replace verdicts than replacement lengths".to_string());
-                };
-                let end = at + len as usize;
-                if end > replacements.len() {
-                    return Err(format!(
-                        "the replacement lengths run past the {} bytes of replacements",
-                        replacements.len()
-                    ));
-                }
-                let value = replacements.slice(at..end);
-                at = end;
-                Verdict::Replace(value)
+                replaced += 1;
+                Decision::Replace
             }
-            wit::Verdict::Reject => match reasons.next() {
-                Some(reason) => Verdict::Reject(reason),
-                None => return Err("more reject verdicts than reasons".to_string()),
-            },
-        });
+            wit::Verdict::Reject => {
+                rejected += 1;
+                Decision::Reject
+            }
+        })
+        .collect();
+    if out.replacement_lens.len() != replaced {
+        return Err(format!("{replaced} replace verdicts but {} replacement lengths", out.replacement_lens.len()));
     }
-    if lens.next().is_some() {
-        return Err("more replacement lengths than replace verdicts".to_string());
+    if out.reasons.len() != rejected {
+        return Err(format!("{rejected} reject verdicts but {} reasons", out.reasons.len()));
     }
-    if reasons.next().is_some() {
-        return Err("more reasons than reject verdicts".to_string());
-    }
-    if at != replacements.len() {
-        return Err(format!("the replacement lengths add up to {at} bytes, the replacements are {}", replacements.len()));
-    }
+    let starts = starts(&out.replacement_lens, out.replacements.len())
+        .map_err(|(sum, len)| format!("the replacement lengths add up to {sum} bytes, the replacements are {len}"))?;
     let rows = out
         .rows
         .into_iter()
         .enumerate()
         .map(|(i, set)| row_set(i, set, records, outputs))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(StageOutput { verdicts, rows })
+    Ok(Answer { decisions, replacements: Bytes::from(out.replacements), starts, reasons: out.reasons, rows })
 }
 
 /// Prefix sums of `lens` (one more entry than `lens`), if they add up to
@@ -285,7 +268,7 @@ fn row_set(i: usize, set: wit::Rows, records: usize, outputs: &[OutputDecl]) -> 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::transform::Value;
+    use crate::transform::{StageOutput, Value, Verdict};
 
     #[test]
     fn exact_version_is_accepted() {
@@ -357,7 +340,7 @@ mod tests {
     fn good_output_converts() {
         use wit::Verdict as W;
         let out = answer(vec![W::Keep, W::Replace, W::Reject, W::Replace], vec![rows()]);
-        let got = output_from_wit(out, 4, &decl()).unwrap();
+        let got = StageOutput::from(output_from_wit(out, 4, &decl()).unwrap());
         assert_eq!(
             got.verdicts,
             vec![
@@ -405,16 +388,16 @@ mod tests {
         assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "the replacement lengths add up to 2 bytes, the replacements are 3");
         let mut out = answer(vec![wit::Verdict::Replace, wit::Verdict::Keep], vec![]);
         out.replacement_lens = vec![4];
-        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "the replacement lengths run past the 3 bytes of replacements");
+        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "the replacement lengths add up to 4 bytes, the replacements are 3");
         let mut out = answer(vec![wit::Verdict::Replace, wit::Verdict::Keep], vec![]);
         out.replacement_lens = vec![1, 2];
-        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "more replacement lengths than replace verdicts");
+        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "1 replace verdicts but 2 replacement lengths");
         let mut out = answer(vec![wit::Verdict::Reject, wit::Verdict::Keep], vec![]);
         out.reasons.clear();
-        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "more reject verdicts than reasons");
+        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "1 reject verdicts but 0 reasons");
         let mut out = answer(vec![wit::Verdict::Keep, wit::Verdict::Keep], vec![]);
         out.reasons.push("why".into());
-        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "more reasons than reject verdicts");
+        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "0 reject verdicts but 1 reasons");
     }
 
     #[test]

@@ -19,7 +19,6 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::error::StageFailure;
-use super::output::StageOutput;
 
 /// When to stop looking for poison pills and call the stage broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +32,10 @@ pub(crate) struct Policy {
 }
 
 /// What the search found.
-#[derive(Debug, Default)]
-pub(crate) struct Isolated {
+#[derive(Debug)]
+pub(crate) struct Isolated<T> {
     /// Successful calls: the records (as given) and the answer for them.
-    pub ok: Vec<(Vec<usize>, StageOutput)>,
+    pub ok: Vec<(Vec<usize>, T)>,
     /// Records that fail alone, with how.
     pub bad: Vec<(usize, StageFailure)>,
     /// Calls made, the first included.
@@ -65,13 +64,14 @@ enum State {
 
 /// Runs `records` through `call`, isolating failing records as described in
 /// the module docs.
-pub(crate) fn run(
+pub(crate) fn run<T>(
     records: Vec<usize>,
     policy: &Policy,
-    call: impl FnMut(&[usize]) -> Result<StageOutput, StageFailure>,
-) -> Result<Isolated, Abort> {
+    call: impl FnMut(&[usize]) -> Result<T, StageFailure>,
+) -> Result<Isolated<T>, Abort> {
     let total = records.len();
-    let mut search = Search { found: Isolated::default(), queue: VecDeque::new(), started: None, policy, total, call };
+    let found = Isolated { ok: Vec::new(), bad: Vec::new(), calls: 0 };
+    let mut search = Search { found, queue: VecDeque::new(), started: None, policy, total, call };
     search.queue.push_back((records, State::Untried));
     while let Some((set, state)) = search.queue.pop_front() {
         let (set, failure) = match state {
@@ -100,8 +100,8 @@ pub(crate) fn run(
     Ok(search.found)
 }
 
-struct Search<'p, F> {
-    found: Isolated,
+struct Search<'p, T, F> {
+    found: Isolated<T>,
     queue: VecDeque<(Vec<usize>, State)>,
     /// When the first contained failure happened: the budget counts from it.
     started: Option<Instant>,
@@ -110,7 +110,7 @@ struct Search<'p, F> {
     call: F,
 }
 
-impl<F: FnMut(&[usize]) -> Result<StageOutput, StageFailure>> Search<'_, F> {
+impl<T, F: FnMut(&[usize]) -> Result<T, StageFailure>> Search<'_, T, F> {
     /// Runs `set` alone. `None` when it succeeded (its answer is kept), the
     /// set back with its failure when the sandbox contained one.
     fn try_set(&mut self, set: Vec<usize>) -> Result<Option<(Vec<usize>, StageFailure)>, Abort> {
@@ -150,7 +150,7 @@ impl<F: FnMut(&[usize]) -> Result<StageOutput, StageFailure>> Search<'_, F> {
 }
 
 /// The most recent failure seen, to report when giving up.
-fn failure_hint<F>(search: &Search<'_, F>) -> StageFailure {
+fn failure_hint<T, F>(search: &Search<'_, T, F>) -> StageFailure {
     search
         .queue
         .iter()
@@ -169,7 +169,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::transform::output::Verdict;
+    use crate::transform::output::{StageOutput, Verdict};
 
     fn policy() -> Policy {
         Policy { percent: 50, min_records: 3, budget: Duration::from_secs(60) }
@@ -191,7 +191,7 @@ mod tests {
     }
 
     /// Every record is either in exactly one successful call or bad.
-    fn assert_partition(found: &Isolated, n: usize) {
+    fn assert_partition(found: &Isolated<StageOutput>, n: usize) {
         let mut seen = vec![0; n];
         for (set, out) in &found.ok {
             assert_eq!(set.len(), out.verdicts.len());
@@ -270,7 +270,7 @@ mod tests {
     #[test]
     fn module_errors_stop_at_once() {
         let mut calls = 0;
-        let err = run((0..10).collect(), &policy(), |_: &[usize]| {
+        let err = run((0..10).collect(), &policy(), |_: &[usize]| -> Result<StageOutput, StageFailure> {
             calls += 1;
             Err(StageFailure::GuestError("no".into()))
         })

@@ -212,6 +212,52 @@ impl<'a> RowRef<'a> {
     }
 }
 
+/// What a stage decided for one record, without the payload (see
+/// [`Answer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    Keep,
+    Replace,
+    Reject,
+}
+
+/// A checked answer to one call in the form it crossed in: a decision per
+/// record, the new values in one shared buffer, the reasons, the row sets.
+/// The chain reads it as it is; [`StageOutput`] gives each verdict its
+/// payload.
+#[derive(Debug, Default)]
+pub(crate) struct Answer {
+    pub decisions: Vec<Decision>,
+    /// The new values of the `Replace` decisions, in order, concatenated.
+    pub replacements: Bytes,
+    /// The `k`-th replacement is `replacements[starts[k]..starts[k + 1]]`.
+    pub starts: Vec<u32>,
+    /// The reasons of the `Reject` decisions, in order.
+    pub reasons: Vec<String>,
+    pub rows: Vec<RowSet>,
+}
+
+impl From<Answer> for StageOutput {
+    fn from(answer: Answer) -> StageOutput {
+        let mut replaced = 0;
+        let mut reasons = answer.reasons.into_iter();
+        let verdicts = answer
+            .decisions
+            .iter()
+            .map(|d| match d {
+                Decision::Keep => Verdict::Keep,
+                Decision::Replace => {
+                    let range = answer.starts[replaced] as usize..answer.starts[replaced + 1] as usize;
+                    replaced += 1;
+                    Verdict::Replace(answer.replacements.slice(range))
+                }
+                Decision::Reject => Verdict::Reject(reasons.next().unwrap_or_default()),
+            })
+            .collect();
+        StageOutput { verdicts, rows: answer.rows }
+    }
+}
+
 /// The checked answer to one `process` call: exactly one verdict per input
 /// record, and row sets that match the declared outputs. Sources index the
 /// batch given to the call.

@@ -17,7 +17,7 @@ use super::engine::{CompiledModule, deadline_ticks};
 use super::error::{StageFailure, TransformError};
 use super::host::HostState;
 use super::limits::{MemoryLimitHit, StageLimits};
-use super::output::{OutputDecl, StageOutput};
+use super::output::{Answer, OutputDecl, StageOutput};
 use super::params::params_json;
 use super::reload::Fingerprint;
 
@@ -161,16 +161,18 @@ impl Stage {
                 c.push(r, &r.value);
             }
         })
+        .map(StageOutput::from)
     }
 
     /// Like [`process`](Self::process) with the batch built by `fill`, which
-    /// lets the chain pass a subset of records with replaced values.
+    /// lets the chain pass a subset of records with replaced values; the
+    /// answer as it crossed.
     pub(crate) fn process_with(
         &mut self,
         topic: &str,
         partition: i32,
         fill: impl FnOnce(&mut Columnar),
-    ) -> Result<StageOutput, StageFailure> {
+    ) -> Result<Answer, StageFailure> {
         let live = match &mut self.live {
             Some(live) => live,
             None => {

@@ -20,7 +20,8 @@
 //!
 //! Numbers are medians over repeated runs. The target is wasm ≤ 1.5 × native.
 //! `SLUICE_BENCH_MODULES=<dir>` takes the `.wasm` files from another
-//! directory (to compare builds of the modules).
+//! directory (to compare builds of the modules); `SLUICE_BENCH_MS=<ms>`
+//! sets the time per cell (default 1500).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -31,8 +32,12 @@ use sluice_transform::testing::Runtime;
 use sluice_transform::{OwnedBatch, VerdictKind};
 
 const SIZES: [usize; 3] = [100, 500, 5_000];
-/// Time spent measuring each variant at each size.
-const BUDGET: Duration = Duration::from_millis(1500);
+/// Time spent measuring each variant at each size, unless
+/// `SLUICE_BENCH_MS` says otherwise.
+fn budget() -> Duration {
+    let ms = std::env::var("SLUICE_BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1500);
+    Duration::from_millis(ms)
+}
 
 fn main() {
     // SLUICE_BENCH_MODULES=<dir> measures other builds of the modules.
@@ -131,7 +136,7 @@ fn print_header() {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!("machine: {cpu}, {cores} cores available; wasmtime 48.0.8, cranelift opt-level speed");
-    println!("per record, µs (median of repeated runs; {} ms per cell)", BUDGET.as_millis());
+    println!("per record, µs (median of repeated runs; {} ms per cell)", budget().as_millis());
     println!(
         "{:>6} | {:>19} | {:>19} | {:>6} | {:>15} | {:>8} | {:>7}",
         "batch", "native = v + s", "wasm = v + s", "ratio", "ratio v / s", "crossing", "share"
@@ -208,7 +213,8 @@ fn median_ns<T>(mut f: impl FnMut() -> T) -> f64 {
     }
     let mut samples = Vec::new();
     let started = Instant::now();
-    while samples.len() < 5 || started.elapsed() < BUDGET {
+    let budget = budget();
+    while samples.len() < 5 || started.elapsed() < budget {
         let t = Instant::now();
         std::hint::black_box(f());
         samples.push(t.elapsed().as_nanos() as f64);

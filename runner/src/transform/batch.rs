@@ -28,32 +28,24 @@ pub struct Batch {
     pub records: Vec<Record>,
 }
 
-/// A batch in the contract's columnar form, with reusable buffers.
-#[derive(Debug)]
+/// A batch in the contract's columnar form, built into buffers that are
+/// kept and reused from call to call. The call borrows them
+/// ([`Columnar::batch`]), so wasmtime copies each straight into the module.
+#[derive(Debug, Default)]
 pub(crate) struct Columnar {
-    batch: wit::Batch,
-    /// Entries of `batch.headers` in use; the rest are kept for reuse.
+    topic: String,
+    partition: i32,
+    offsets: Vec<i64>,
+    timestamps: Vec<i64>,
+    key_lens: Vec<i32>,
+    keys: Vec<u8>,
+    value_lens: Vec<u32>,
+    values: Vec<u8>,
+    header_counts: Vec<u32>,
+    /// Every record's headers in order; entries past `headers_used` are
+    /// kept only for their buffers.
+    headers: Vec<(String, Option<Vec<u8>>)>,
     headers_used: usize,
-}
-
-impl Default for Columnar {
-    fn default() -> Self {
-        Columnar {
-            batch: wit::Batch {
-                topic: String::new(),
-                partition: 0,
-                offsets: Vec::new(),
-                timestamps: Vec::new(),
-                key_lens: Vec::new(),
-                keys: Vec::new(),
-                value_lens: Vec::new(),
-                values: Vec::new(),
-                header_counts: Vec::new(),
-                headers: Vec::new(),
-            },
-            headers_used: 0,
-        }
-    }
 }
 
 /// The contract's timestamp of a record without one (Kafka's own value).
@@ -71,66 +63,90 @@ fn len32(len: usize) -> u32 {
 impl Columnar {
     /// Empties the buffers (keeping their capacity) for a new batch.
     pub(crate) fn start(&mut self, topic: &str, partition: i32) {
-        let b = &mut self.batch;
-        b.topic.clear();
-        b.topic.push_str(topic);
-        b.partition = partition;
-        b.offsets.clear();
-        b.timestamps.clear();
-        b.key_lens.clear();
-        b.keys.clear();
-        b.value_lens.clear();
-        b.values.clear();
-        b.header_counts.clear();
+        self.topic.clear();
+        self.topic.push_str(topic);
+        self.partition = partition;
+        self.offsets.clear();
+        self.timestamps.clear();
+        self.key_lens.clear();
+        self.keys.clear();
+        self.value_lens.clear();
+        self.values.clear();
+        self.header_counts.clear();
         self.headers_used = 0;
     }
 
     /// Appends `record`, with `value` in place of its own value (the chain
     /// passes values replaced by earlier stages this way).
     pub(crate) fn push(&mut self, record: &Record, value: &[u8]) {
-        let b = &mut self.batch;
-        b.offsets.push(record.offset);
+        self.push_shared(record, value.len());
+        self.values.extend_from_slice(value);
+    }
+
+    /// Appends `record` without copying a value: its value is the next
+    /// `len` bytes of the buffer the batch is then given (see
+    /// [`batch`](Self::batch)).
+    pub(crate) fn push_shared(&mut self, record: &Record, len: usize) {
+        self.offsets.push(record.offset);
         // Kafka timestamps are never negative but for its own "none".
-        b.timestamps.push(record.timestamp.filter(|t| *t >= 0).unwrap_or(NO_TIMESTAMP));
-        b.key_lens.push(match &record.key {
+        self.timestamps.push(record.timestamp.filter(|t| *t >= 0).unwrap_or(NO_TIMESTAMP));
+        self.key_lens.push(match &record.key {
             Some(k) => {
-                b.keys.extend_from_slice(k);
+                self.keys.extend_from_slice(k);
                 i32::try_from(k.len()).unwrap_or(i32::MAX)
             }
             None => NO_KEY,
         });
-        b.value_lens.push(len32(value.len()));
-        b.values.extend_from_slice(value);
-        b.header_counts.push(len32(record.headers.len()));
+        self.value_lens.push(len32(len));
+        self.header_counts.push(len32(record.headers.len()));
         for (key, val) in &record.headers {
-            match b.headers.get_mut(self.headers_used) {
-                Some(h) => {
-                    h.key.clear();
-                    h.key.push_str(key);
-                    match (&mut h.value, val) {
-                        (Some(buf), Some(v)) => {
+            match self.headers.get_mut(self.headers_used) {
+                Some((k, v)) => {
+                    k.clear();
+                    k.push_str(key);
+                    match (v, val) {
+                        (Some(buf), Some(new)) => {
                             buf.clear();
-                            buf.extend_from_slice(v);
+                            buf.extend_from_slice(new);
                         }
-                        (slot, v) => *slot = v.clone(),
+                        (slot, new) => *slot = new.clone(),
                     }
                 }
-                None => b.headers.push(wit::Header { key: key.clone(), value: val.clone() }),
+                None => self.headers.push((key.clone(), val.clone())),
             }
             self.headers_used += 1;
         }
     }
 
-    /// The finished batch. Header entries past the ones in use are dropped
-    /// here (they were kept only for their buffers).
-    pub(crate) fn finish(&mut self) -> &wit::Batch {
-        self.batch.headers.truncate(self.headers_used);
-        &self.batch
+    /// The headers in use, as the contract's type (a list to keep while
+    /// the batch borrows it).
+    pub(crate) fn headers(&self) -> Vec<wit::Header<'_>> {
+        self.headers[..self.headers_used]
+            .iter()
+            .map(|(key, value)| wit::Header { key, value: value.as_deref() })
+            .collect()
+    }
+
+    /// The finished batch, borrowing the buffers; the values are `shared`
+    /// when the records were pushed with [`push_shared`](Self::push_shared).
+    pub(crate) fn batch<'a>(&'a self, headers: &'a [wit::Header<'a>], shared: Option<&'a [u8]>) -> wit::Batch<'a> {
+        wit::Batch {
+            topic: &self.topic,
+            partition: self.partition,
+            offsets: &self.offsets,
+            timestamps: &self.timestamps,
+            key_lens: &self.key_lens,
+            keys: &self.keys,
+            value_lens: &self.value_lens,
+            values: shared.unwrap_or(&self.values),
+            header_counts: &self.header_counts,
+            headers,
+        }
     }
 
     /// Records in the batch being built.
     pub(crate) fn len(&self) -> usize {
-        self.batch.offsets.len()
+        self.offsets.len()
     }
 }
 
@@ -157,10 +173,12 @@ mod tests {
         let b = record(None, "two", &[], 8);
         c.push(&a, &a.value);
         c.push(&b, b"2");
-        let batch = c.finish();
+        let headers = c.headers();
+        let batch = c.batch(&headers, None);
         assert_eq!(batch.topic, "topic");
         assert_eq!(batch.partition, 2);
         assert_eq!(batch.keys, b"k1");
+        assert_eq!(c.batch(&headers, Some(b"shared")).values, b"shared");
         assert_eq!(batch.values, b"v-one2");
         assert_eq!(batch.headers.len(), 2);
         assert_eq!(batch.headers[1].value, None);
@@ -177,18 +195,18 @@ mod tests {
         c.start("t", 0);
         let a = record(Some("key"), "aaaa", &[("h1", Some("1")), ("h2", Some("2")), ("h3", None)], 1);
         c.push(&a, &a.value);
-        let _ = c.finish();
         c.start("u", 1);
         let b = record(None, "b", &[("z", None), ("y", Some("yy"))], 2);
         c.push(&b, &b.value);
         assert_eq!(c.len(), 1);
-        let batch = c.finish();
+        let headers = c.headers();
+        let batch = c.batch(&headers, None);
         assert_eq!(batch.topic, "u");
-        assert_eq!((batch.offsets.as_slice(), batch.key_lens.as_slice(), batch.header_counts.as_slice()), (&[2i64][..], &[-1][..], &[2u32][..]));
+        assert_eq!((batch.offsets, batch.key_lens, batch.header_counts), (&[2i64][..], &[-1][..], &[2u32][..]));
         assert!(batch.keys.is_empty());
         assert_eq!(batch.values, b"b");
         assert_eq!(batch.headers.len(), 2);
-        assert_eq!((batch.headers[0].key.as_str(), batch.headers[0].value.as_deref()), ("z", None));
-        assert_eq!((batch.headers[1].key.as_str(), batch.headers[1].value.as_deref()), ("y", Some(&b"yy"[..])));
+        assert_eq!((batch.headers[0].key, batch.headers[0].value), ("z", None));
+        assert_eq!((batch.headers[1].key, batch.headers[1].value), ("y", Some(&b"yy"[..])));
     }
 }

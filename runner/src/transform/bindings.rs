@@ -5,6 +5,7 @@
 wasmtime::component::bindgen!({
     path: "../transforms/wit",
     world: "transform",
+    ownership: Borrowing { duplicate_if_necessary: true },
 });
 
 pub(crate) use self::sluice::transform::host as host_iface;

@@ -349,6 +349,15 @@ impl Chain {
             if !alive.is_empty() {
                 let found = isolate::run(alive.clone(), &policy, |set| {
                     stage.process_with(&batch.topic, batch.partition, |c| {
+                        if let Some(shared) = one_run(set, &replaced, &values) {
+                            // Every value is the next piece of one buffer of new
+                            // values: it goes in as it is.
+                            for &i in set {
+                                let at = replaced[i].unwrap_or(ValueAt { buffer: 0, start: 0, end: 0 });
+                                c.push_shared(&batch.records[i], (at.end - at.start) as usize);
+                            }
+                            return Some(shared);
+                        }
                         for &i in set {
                             let record = &batch.records[i];
                             let value = match replaced[i] {
@@ -357,6 +366,7 @@ impl Chain {
                             };
                             c.push(record, value);
                         }
+                        None
                     })
                 })
                 .map_err(|abort| broken(&name, abort, records_in, policy.budget))?;
@@ -489,6 +499,22 @@ impl Chain {
         }
         report
     }
+}
+
+/// The part of one buffer of new values that holds the values of `set`,
+/// one after the other, if it does (the usual case after a stage that
+/// replaced every record it kept, like `validate`).
+fn one_run<'v>(set: &[usize], replaced: &[Option<ValueAt>], values: &'v [Bytes]) -> Option<&'v [u8]> {
+    let first = replaced[*set.first()?]?;
+    let mut end = first.start;
+    for &i in set {
+        let at = replaced[i]?;
+        if at.buffer != first.buffer || at.start != end {
+            return None;
+        }
+        end = at.end;
+    }
+    values.get(first.buffer as usize)?.get(first.start as usize..end as usize)
 }
 
 fn path_str(path: &Path) -> String {

@@ -160,18 +160,20 @@ impl Stage {
             for r in &batch.records {
                 c.push(r, &r.value);
             }
+            None
         })
         .map(StageOutput::from)
     }
 
     /// Like [`process`](Self::process) with the batch built by `fill`, which
     /// lets the chain pass a subset of records with replaced values; the
-    /// answer as it crossed.
-    pub(crate) fn process_with(
+    /// answer as it crossed. `fill` returns the buffer that holds the
+    /// values when it pushed them with [`Columnar::push_shared`].
+    pub(crate) fn process_with<'v>(
         &mut self,
         topic: &str,
         partition: i32,
-        fill: impl FnOnce(&mut Columnar),
+        fill: impl FnOnce(&mut Columnar) -> Option<&'v [u8]>,
     ) -> Result<Answer, StageFailure> {
         let live = match &mut self.live {
             Some(live) => live,
@@ -193,9 +195,10 @@ impl Stage {
             }
         };
         self.columnar.start(topic, partition);
-        fill(&mut self.columnar);
+        let shared = fill(&mut self.columnar);
         let records = self.columnar.len();
-        let batch = self.columnar.finish();
+        let headers = self.columnar.headers();
+        let batch = self.columnar.batch(&headers, shared);
 
         live.store.set_epoch_deadline(deadline_ticks(self.limits.time_ms));
         live.store.data_mut().begin_call();

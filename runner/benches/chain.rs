@@ -93,18 +93,22 @@ fn main() {
             let batch = generate(size);
             let columnar = native_batch(&batch);
             let mut native_stage_ns = [0f64; 2];
-            let native_ns = median_ns(|| native_chain(&mut validate, &mut stats, &columnar, &mut native_stage_ns));
+            // Native and wasm runs alternate, so that whatever else the
+            // machine does weighs on both alike.
+            let mut stage_ns = [0f64; 2];
+            let (native_ns, wasm_ns) = median_pair_ns(
+                || native_chain(&mut validate, &mut stats, &columnar, &mut native_stage_ns),
+                || {
+                    let out = chain.run(&batch).expect("chain");
+                    // Each stage's share of the chain's time, summed over every run.
+                    for (k, s) in out.stages.iter().enumerate() {
+                        stage_ns[k] += s.elapsed.as_nanos() as f64;
+                    }
+                    out.records.len()
+                },
+            );
             let total: f64 = native_stage_ns.iter().sum();
             let native_stage_ns = native_stage_ns.map(|ns| native_ns * ns / total);
-            // Each stage's share of the chain's time, summed over every run.
-            let mut stage_ns = [0f64; 2];
-            let wasm_ns = median_ns(|| {
-                let out = chain.run(&batch).expect("chain");
-                for (k, s) in out.stages.iter().enumerate() {
-                    stage_ns[k] += s.elapsed.as_nanos() as f64;
-                }
-                out.records.len()
-            });
             let total: f64 = stage_ns.iter().sum();
             let stage_ns = stage_ns.map(|ns| wasm_ns * ns / total);
             let crossing_ns = 2.0 * median_ns(|| passthrough_once(&mut passthrough, &batch));
@@ -205,6 +209,32 @@ fn passthrough_once(stage: &mut Stage, batch: &Batch) -> usize {
     stage.process(batch).expect("passthrough").verdicts.len()
 }
 
+/// Median wall times of `f` and `g` in ns, run in turn, after a warm-up,
+/// over as many runs as fit twice the budget (at least 5 each).
+fn median_pair_ns<T, U>(mut f: impl FnMut() -> T, mut g: impl FnMut() -> U) -> (f64, f64) {
+    for _ in 0..3 {
+        std::hint::black_box(f());
+        std::hint::black_box(g());
+    }
+    let (mut fs, mut gs) = (Vec::new(), Vec::new());
+    let started = Instant::now();
+    let budget = 2 * budget();
+    while fs.len() < 5 || started.elapsed() < budget {
+        let t = Instant::now();
+        std::hint::black_box(f());
+        fs.push(t.elapsed().as_nanos() as f64);
+        let t = Instant::now();
+        std::hint::black_box(g());
+        gs.push(t.elapsed().as_nanos() as f64);
+    }
+    (median(fs), median(gs))
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
 /// Median wall time of `f` in ns, after a warm-up, over as many runs as fit
 /// the budget (at least 5).
 fn median_ns<T>(mut f: impl FnMut() -> T) -> f64 {
@@ -219,6 +249,5 @@ fn median_ns<T>(mut f: impl FnMut() -> T) -> f64 {
         std::hint::black_box(f());
         samples.push(t.elapsed().as_nanos() as f64);
     }
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    median(samples)
 }

@@ -163,12 +163,10 @@ impl EngineGroup {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
-            .epoch_interruption(std::env::var_os("X_NO_EPOCH").is_none())
+            .epoch_interruption(true)
             .cranelift_opt_level(OptLevel::Speed)
             .parallel_compilation(true)
             .max_wasm_stack(usize::try_from(stack_kb << 10).unwrap_or(usize::MAX));
-        if std::env::var_os("X_NOMOVE").is_some() { config.memory_may_move(false); }
-        if std::env::var_os("X_INLINE").is_some() { config.compiler_inlining(wasmtime::Inlining::Yes); }
         if std::env::var_os("SLUICE_WASM_PERFMAP").is_some() {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }

@@ -41,19 +41,13 @@ pub(super) fn batch_write<'a>(shared: &'a Shared, batch: &Batch, expected: Optio
         let mut bound = Vec::with_capacity(rows.len());
         // Rows of records that a later stage rejected are already left out.
         for row in rows.rows() {
-            let source = match row.source() {
-                Some(i) => match batch.records.get(i) {
-                    Some(r) => Some(RowSource {
-                        topic: &batch.topic,
-                        partition: batch.partition,
-                        offset: r.offset,
-                        key: r.key.as_deref(),
-                        timestamp: r.timestamp,
-                    }),
-                    None => None,
-                },
-                None => None,
-            };
+            let source = row.source().and_then(|i| batch.records.get(i)).map(|r| RowSource {
+                topic: &batch.topic,
+                partition: batch.partition,
+                offset: r.offset,
+                key: r.key.as_deref(),
+                timestamp: r.timestamp,
+            });
             let values: Vec<Cell> = row.values().map(cell).collect();
             match plan.bind(&values, source) {
                 Ok(cells) => bound.push(cells),

@@ -196,7 +196,11 @@ mod tests {
             vec![Verdict::Keep; 3]
         );
         let out = run::<Misbehave>(r#"{"mode": "reject-all"}"#, &batch).unwrap();
-        assert!(out.to_verdicts().iter().all(|v| matches!(v, Verdict::Reject(_))));
+        assert!(
+            out.to_verdicts()
+                .iter()
+                .all(|v| matches!(v, Verdict::Reject(_)))
+        );
         assert_eq!(
             run::<Misbehave>(r#"{"mode": "wrong-count"}"#, &batch)
                 .unwrap()

@@ -97,7 +97,11 @@ impl OwnedBatch {
             ("header-counts", self.header_counts.len()),
         ] {
             if len != n {
-                return Err(BatchError::Entries { part, records: n, entries: len });
+                return Err(BatchError::Entries {
+                    part,
+                    records: n,
+                    entries: len,
+                });
             }
         }
         let mut keys = 0u64;
@@ -116,7 +120,11 @@ impl OwnedBatch {
             ("headers", headers, self.headers.len()),
         ] {
             if declared != actual as u64 {
-                return Err(BatchError::Lengths { part, declared, actual });
+                return Err(BatchError::Lengths {
+                    part,
+                    declared,
+                    actual,
+                });
             }
         }
         Ok(Batch { batch: self })
@@ -162,16 +170,27 @@ pub enum BatchError {
 impl fmt::Display for BatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BatchError::Entries { part, records, entries } => write!(
+            BatchError::Entries {
+                part,
+                records,
+                entries,
+            } => write!(
                 f,
                 "malformed batch: {records} records but {entries} entries in {part}"
             ),
-            BatchError::Lengths { part, declared, actual } => write!(
+            BatchError::Lengths {
+                part,
+                declared,
+                actual,
+            } => write!(
                 f,
                 "malformed batch: the records declare {declared} bytes/entries of {part} but the batch has {actual}"
             ),
             BatchError::KeyLength(k) => {
-                write!(f, "malformed batch: key length {k} (only -1, no key, may be negative)")
+                write!(
+                    f,
+                    "malformed batch: key length {k} (only -1, no key, may be negative)"
+                )
             }
         }
     }
@@ -270,9 +289,13 @@ impl<'a> Iterator for Records<'a> {
                 Some(key)
             }
         };
-        let (value, rest) = self.values.split_at_checked(*self.value_lens.next()? as usize)?;
+        let (value, rest) = self
+            .values
+            .split_at_checked(*self.value_lens.next()? as usize)?;
         self.values = rest;
-        let (headers, rest) = self.headers.split_at_checked(*self.header_counts.next()? as usize)?;
+        let (headers, rest) = self
+            .headers
+            .split_at_checked(*self.header_counts.next()? as usize)?;
         self.headers = rest;
         let index = self.index;
         self.index += 1;
@@ -407,6 +430,12 @@ mod tests {
 
         let mut owned = OwnedBatch::from_values(["x"]);
         owned.key_lens[0] = -2;
-        assert!(owned.view().unwrap_err().to_string().contains("key length -2"));
+        assert!(
+            owned
+                .view()
+                .unwrap_err()
+                .to_string()
+                .contains("key length -2")
+        );
     }
 }

@@ -314,9 +314,7 @@ impl BatchOutput {
                     at += len;
                     Verdict::Replace(value.to_vec())
                 }
-                VerdictKind::Reject => {
-                    Verdict::Reject(reasons.next().cloned().unwrap_or_default())
-                }
+                VerdictKind::Reject => Verdict::Reject(reasons.next().cloned().unwrap_or_default()),
             })
             .collect()
     }
@@ -419,7 +417,11 @@ impl Output {
             out: BatchOutput {
                 verdicts: Vec::with_capacity(records),
                 replacements: Vec::with_capacity(replacement_bytes),
-                replacement_lens: Vec::with_capacity(if replacement_bytes > 0 { records } else { 0 }),
+                replacement_lens: Vec::with_capacity(if replacement_bytes > 0 {
+                    records
+                } else {
+                    0
+                }),
                 ..BatchOutput::default()
             },
             sets: vec![[None; 2]; decls.len()],
@@ -675,19 +677,47 @@ mod tests {
             timestamp: None,
         };
         let borrowed = String::from("borrowed");
-        out.emit(0, [Value::Int(1), Value::text(borrowed.as_str()), Value::from(&b"xy"[..])]);
-        out.emit_for(&record, 0, [Value::Int(2), Value::Null, Value::from(vec![1u8])]);
-        out.emit(0, [Value::Int(3), Value::text("ab".to_string()), Value::from(Vec::new())]);
+        out.emit(
+            0,
+            [
+                Value::Int(1),
+                Value::text(borrowed.as_str()),
+                Value::from(&b"xy"[..]),
+            ],
+        );
+        out.emit_for(
+            &record,
+            0,
+            [Value::Int(2), Value::Null, Value::from(vec![1u8])],
+        );
+        out.emit(
+            0,
+            [
+                Value::Int(3),
+                Value::text("ab".to_string()),
+                Value::from(Vec::new()),
+            ],
+        );
         assert_eq!(out.row_error(), None);
         let b = out.into_batch_output();
-        assert_eq!(b.rows.len(), 2, "one set of aggregates, one of per-record rows");
+        assert_eq!(
+            b.rows.len(),
+            2,
+            "one set of aggregates, one of per-record rows"
+        );
         assert_eq!(b.rows[0].count, 2);
         assert!(b.rows[0].sources.is_empty());
         assert_eq!(
             b.rows[0].columns[1],
-            ColumnValues::Text(TextValues { data: "borrowedab".into(), lens: vec![8, 2] })
+            ColumnValues::Text(TextValues {
+                data: "borrowedab".into(),
+                lens: vec![8, 2]
+            })
         );
-        assert_eq!((b.rows[1].sources.as_slice(), b.rows[1].nulls.as_slice()), (&[1u32][..], &[(1u32, 0u32)][..]));
+        assert_eq!(
+            (b.rows[1].sources.as_slice(), b.rows[1].nulls.as_slice()),
+            (&[1u32][..], &[(1u32, 0u32)][..])
+        );
         let rows = b.to_rows();
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[1].values[1], Value::text("ab"));
@@ -696,7 +726,11 @@ mod tests {
             Row {
                 output: 0,
                 source: Some(1),
-                values: vec![Value::Int(2), Value::Null, Value::Bytes(Cow::Owned(vec![1]))]
+                values: vec![
+                    Value::Int(2),
+                    Value::Null,
+                    Value::Bytes(Cow::Owned(vec![1]))
+                ]
             }
         );
     }
@@ -712,10 +746,24 @@ mod tests {
             Some("row 1: on output \"log\": column \"n\" is int, got null")
         );
         let mut out = Output::for_batch(1, decls(), 0, 0);
-        out.emit(0, [Value::Int(1), Value::Null, Value::from(Vec::new()), Value::Int(4)]);
-        assert_eq!(out.row_error(), Some("row 0: on output \"log\": 4 values for 3 columns"));
+        out.emit(
+            0,
+            [
+                Value::Int(1),
+                Value::Null,
+                Value::from(Vec::new()),
+                Value::Int(4),
+            ],
+        );
+        assert_eq!(
+            out.row_error(),
+            Some("row 0: on output \"log\": 4 values for 3 columns")
+        );
         let mut out = Output::new();
         out.emit(2, [Value::Int(1)]);
-        assert_eq!(out.row_error(), Some("row 0: output 2 is not declared (declared: none)"));
+        assert_eq!(
+            out.row_error(),
+            Some("row 0: output 2 is not declared (declared: none)")
+        );
     }
 }

@@ -92,7 +92,6 @@ impl std::hash::Hash for Key<'_> {
     }
 }
 
-
 impl<'a> Aggregate<'a> {
     /// An aggregate with room for `sessions` sessions.
     pub fn with_capacity(sessions: usize) -> Self {
@@ -110,7 +109,9 @@ impl<'a> Aggregate<'a> {
                 let slots = e.into_mut();
                 for &i in slots.iter() {
                     let g = &mut self.groups[i];
-                    if g.bucket_start == bucket && eq_bytes(g.event_type.as_bytes(), event.event_type.as_bytes()) {
+                    if g.bucket_start == bucket
+                        && eq_bytes(g.event_type.as_bytes(), event.event_type.as_bytes())
+                    {
                         g.count += 1;
                         g.first = g.first.min(t);
                         g.last = g.last.max(t);
@@ -309,8 +310,24 @@ mod tests {
 
     #[test]
     fn the_fast_path_reads_what_serde_reads() {
-        let serde = |v: &str| serde_json::from_str::<Normalized<'_>>(v).ok().map(|n| (n.session_id.into_owned(), n.event_type.into_owned(), n.event_time));
-        let fast = |v: &str| read_canonical(v.as_bytes()).map(|n| (n.session_id.into_owned(), n.event_type.into_owned(), n.event_time));
+        let serde = |v: &str| {
+            serde_json::from_str::<Normalized<'_>>(v).ok().map(|n| {
+                (
+                    n.session_id.into_owned(),
+                    n.event_type.into_owned(),
+                    n.event_time,
+                )
+            })
+        };
+        let fast = |v: &str| {
+            read_canonical(v.as_bytes()).map(|n| {
+                (
+                    n.session_id.into_owned(),
+                    n.event_type.into_owned(),
+                    n.event_time,
+                )
+            })
+        };
         for v in [
             r#"{"sessionId":"s-1","eventType":"FOCUS","eventTime":1769594400000}"#,
             r#"{"sessionId":"café ☕","eventType":"AWAY","eventTime":-5}"#,
@@ -336,7 +353,12 @@ mod tests {
         ] {
             assert_eq!(fast(v), None, "{v}");
         }
-        assert_eq!(read(br#"{"sessionId":"a\"b","eventType":"X","eventTime":1}"#).unwrap().session_id, "a\"b");
+        assert_eq!(
+            read(br#"{"sessionId":"a\"b","eventType":"X","eventTime":1}"#)
+                .unwrap()
+                .session_id,
+            "a\"b"
+        );
         let min = br#"{"sessionId":"a","eventType":"X","eventTime":-9223372036854775808}"#;
         assert_eq!(read(min).unwrap().event_time, i64::MIN);
         assert!(read(b"{\"sessionId\":\"\xff\",\"eventType\":\"X\",\"eventTime\":1}").is_err());

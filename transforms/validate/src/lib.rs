@@ -185,7 +185,8 @@ impl Transform for Validate {
                 Ok((n, type_index)) => {
                     // A string serde_json could borrow from the input had no
                     // escapes, so it needs none: copy it as it is.
-                    let plain_session = matches!(event.session_id, Some(Field::Str(Cow::Borrowed(_))));
+                    let plain_session =
+                        matches!(event.session_id, Some(Field::Str(Cow::Borrowed(_))));
                     let type_json = &self.event_types_json[type_index];
                     out.replace_with(|buf| n.write_json_with(buf, plain_session, type_json));
                     out.emit_for(

@@ -274,7 +274,10 @@ fn normalized_json_matches_serde_json() {
                 assert_eq!(String::from_utf8(buf).unwrap(), expected, "{n:?}");
                 // The path for ids read without escapes, with the event type
                 // rendered once.
-                if !session_id.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+                if !session_id
+                    .bytes()
+                    .any(|b| b < 0x20 || b == b'"' || b == b'\\')
+                {
                     let mut buf = Vec::new();
                     let type_json = serde_json::to_vec(event_type).unwrap();
                     n.write_json_with(&mut buf, true, &type_json);

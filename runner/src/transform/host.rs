@@ -108,7 +108,8 @@ impl HostState {
         }
         self.log.dropped_bytes += (out_dropped + err_dropped) as u64;
         self.log.end_call();
-        panic_message(&String::from_utf8_lossy(&err_tail)).or_else(|| self.log.last_panic.take())
+        let from_stderr = if err_tail.is_empty() { None } else { panic_message(&String::from_utf8_lossy(&err_tail)) };
+        from_stderr.or_else(|| self.log.last_panic.take())
     }
 }
 

@@ -78,16 +78,27 @@ fn main() {
         stats.init("{}").expect("init");
 
         // SLUICE_BENCH_PROFILE=<size>: only the wasm chain at that size, for
-        // a profiler (`perf record`, with SLUICE_WASM_PERFMAP=1).
-        if let Some(size) = std::env::var("SLUICE_BENCH_PROFILE").ok().and_then(|s| s.parse::<usize>().ok()) {
+        // a profiler (`perf record`, with SLUICE_WASM_PERFMAP=1);
+        // SLUICE_BENCH_PROFILE=crossing:<size>: only the stage that does
+        // nothing.
+        if let Ok(profile) = std::env::var("SLUICE_BENCH_PROFILE") {
+            let (crossing, size) = match profile.strip_prefix("crossing:") {
+                Some(size) => (true, size),
+                None => (false, profile.as_str()),
+            };
+            let size: usize = size.parse().expect("SLUICE_BENCH_PROFILE=[crossing:]<size>");
             let batch = generate(size);
+            let mut once = || {
+                if crossing { passthrough_once(&mut passthrough, &batch) } else { chain.run(&batch).expect("chain").records.len() }
+            };
             // Long enough that compiling the modules is a small part.
             let until = Instant::now() + Duration::from_secs(10);
             while Instant::now() < until {
-                std::hint::black_box(chain.run(&batch).expect("chain"));
+                std::hint::black_box(once());
             }
-            let ns = median_ns(|| chain.run(&batch).expect("chain").records.len());
-            println!("wasm chain, batch of {size}: {:.2} µs/record", ns / size as f64 / 1e3);
+            let ns = median_ns(once);
+            let what = if crossing { "crossing, one stage" } else { "wasm chain" };
+            println!("{what}, batch of {size}: {:.3} µs/record", ns / size as f64 / 1e3);
             return;
         }
         print_header();

@@ -66,11 +66,14 @@ type Hasher = rustc_hash::FxBuildHasher;
 /// Groups events in arrival order of their first member.
 #[derive(Debug, Default)]
 pub struct Aggregate<'a> {
-    /// Per session, the indexes in `groups` of its groups: a session has
-    /// few (hour, type) groups in a batch, so they are searched in a line,
-    /// and only the session id is hashed.
-    sessions: HashMap<Key<'a>, Vec<usize>, Hasher>,
+    /// Per session, the index in `groups` of its first group; the others
+    /// follow through `next`. A session has few (hour, type) groups in a
+    /// batch, so they are searched in a line, only the session id is
+    /// hashed, and a new session costs no allocation of its own.
+    sessions: HashMap<Key<'a>, usize, Hasher>,
     groups: Vec<Group<'a>>,
+    /// Per group, the index of its session's next group, if any.
+    next: Vec<Option<usize>>,
 }
 
 /// A session id as a map key: hashed as a `str`, compared with
@@ -98,16 +101,18 @@ impl<'a> Aggregate<'a> {
         Self {
             sessions: HashMap::with_capacity_and_hasher(sessions, Hasher::default()),
             groups: Vec::with_capacity(sessions),
+            next: Vec::with_capacity(sessions),
         }
     }
 
     pub fn add(&mut self, event: Normalized<'a>) {
         let bucket = hour_bucket(event.event_time);
         let t = event.event_time;
-        let (session_id, slots) = match self.sessions.entry(Key(event.session_id)) {
+        let new = self.groups.len();
+        let session_id = match self.sessions.entry(Key(event.session_id)) {
             Entry::Occupied(e) => {
-                let slots = e.into_mut();
-                for &i in slots.iter() {
+                let mut i = *e.get();
+                loop {
                     let g = &mut self.groups[i];
                     if g.bucket_start == bucket
                         && eq_bytes(g.event_type.as_bytes(), event.event_type.as_bytes())
@@ -117,15 +122,21 @@ impl<'a> Aggregate<'a> {
                         g.last = g.last.max(t);
                         return;
                     }
+                    match self.next[i] {
+                        Some(n) => i = n,
+                        None => break,
+                    }
                 }
-                (self.groups[slots[0]].session_id.clone(), slots)
+                // Not found: the new group goes last in the session's line.
+                self.next[i] = Some(new);
+                self.groups[i].session_id.clone()
             }
             Entry::Vacant(e) => {
                 let session_id = e.key().0.clone();
-                (session_id, e.insert(Vec::with_capacity(2)))
+                e.insert(new);
+                session_id
             }
         };
-        slots.push(self.groups.len());
         self.groups.push(Group {
             session_id,
             bucket_start: bucket,
@@ -134,6 +145,7 @@ impl<'a> Aggregate<'a> {
             first: t,
             last: t,
         });
+        self.next.push(None);
     }
 
     /// Number of sessions seen.

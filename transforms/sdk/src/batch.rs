@@ -104,16 +104,25 @@ impl OwnedBatch {
                 });
             }
         }
-        let mut keys = 0u64;
-        for &k in &self.key_lens {
-            match k {
-                NO_KEY => {}
-                k if k < 0 => return Err(BatchError::KeyLength(k)),
-                k => keys += k as u64,
-            }
+        // One pass over the three lists (in wasm every loop step also checks
+        // the host's deadline, so fewer loops are faster).
+        let (mut keys, mut values, mut headers, mut bad_key) = (0u64, 0u64, 0u64, false);
+        for ((&k, &v), &h) in self
+            .key_lens
+            .iter()
+            .zip(&self.value_lens)
+            .zip(&self.header_counts)
+        {
+            // NO_KEY adds nothing; any other negative length is wrong.
+            bad_key |= k < NO_KEY;
+            keys += u64::from(k.max(0).unsigned_abs());
+            values += u64::from(v);
+            headers += u64::from(h);
         }
-        let values: u64 = self.value_lens.iter().map(|&v| u64::from(v)).sum();
-        let headers: u64 = self.header_counts.iter().map(|&h| u64::from(h)).sum();
+        if bad_key {
+            let k = self.key_lens.iter().copied().find(|&k| k < NO_KEY);
+            return Err(BatchError::KeyLength(k.unwrap_or(i32::MIN)));
+        }
         for (part, declared, actual) in [
             ("keys", keys, self.keys.len()),
             ("values", values, self.values.len()),

@@ -176,13 +176,10 @@ impl<'de> Deserialize<'de> for Key {
             }
 
             fn visit_str<E>(self, key: &str) -> Result<Key, E> {
-                // The three names are nine bytes long: compared as one array
-                // (a word and a byte), where matching `str`s calls `memcmp`,
-                // a byte loop in wasm.
-                Ok(match <&[u8; 9]>::try_from(key.as_bytes()) {
-                    Ok(b"sessionId") => Key::SessionId,
-                    Ok(b"eventType") => Key::EventType,
-                    Ok(b"timestamp") => Key::Timestamp,
+                Ok(match key {
+                    "sessionId" => Key::SessionId,
+                    "eventType" => Key::EventType,
+                    "timestamp" => Key::Timestamp,
                     _ => Key::Other,
                 })
             }

@@ -37,7 +37,6 @@ use std::borrow::Cow;
 
 use chrono::FixedOffset;
 use serde::Serialize;
-use sluice_transform::bytes::eq_bytes;
 use sluice_transform::prelude::*;
 
 pub use event::{Event, Field, parse_event};
@@ -250,11 +249,7 @@ impl Validate {
                 ));
             }
         };
-        let Some(type_index) = self
-            .event_types
-            .iter()
-            .position(|t| eq_bytes(t.as_bytes(), event_type.as_bytes()))
-        else {
+        let Some(type_index) = self.event_types.iter().position(|t| t == event_type) else {
             return Err(format!(
                 "eventType {} is not one of {}",
                 quoted(event_type),

@@ -60,21 +60,36 @@ fn parse_str(s: &str, local: FixedOffset) -> Option<i64> {
 /// [`parse_str_chrono`] then reads. Where both read a text they agree (see
 /// the tests).
 fn parse_iso_fast(b: &[u8], local: FixedOffset) -> Option<i64> {
-    if b.len() < 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
+    // `YYYY-MM-DDTHH:MM:SS` as two eight-byte words and three bytes, checked
+    // and read with word operations rather than a loop over the bytes.
+    let (head, after) = b.split_first_chunk::<19>()?;
+    let (w0, w1) = (word(&head[0..8])?, word(&head[8..16])?);
+    let tail = u64::from(head[16]) | u64::from(head[17]) << 8 | u64::from(head[18]) << 16;
+    // XOR with the layout leaves each digit's value and zero for each
+    // separator in its place; anything else leaves a byte above 9.
+    let (d0, d1, d2) = (
+        w0 ^ u64::from_le_bytes(*b"0000-00-"),
+        w1 ^ u64::from_le_bytes(*b"00T00:00"),
+        tail ^ u64::from_le_bytes(*b":00\0\0\0\0\0"),
+    );
+    if [d0, d1, d2]
+        .into_iter()
+        .any(|d| (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 != 0)
     {
         return None;
     }
-    let year = digits(&b[0..4])?;
-    let month = digits(&b[5..7])?;
-    let day = digits(&b[8..10])?;
-    let hour = digits(&b[11..13])?;
-    let minute = digits(&b[14..16])?;
-    let second = digits(&b[17..19])?;
+    // Byte `i` of a word, as a number.
+    let at = |d: u64, i: u32| ((d >> (8 * i)) & 0xFF) as i64;
+    let year = at(d0, 0) * 1000 + at(d0, 1) * 100 + at(d0, 2) * 10 + at(d0, 3);
+    let month = at(d0, 5) * 10 + at(d0, 6);
+    let day = at(d1, 0) * 10 + at(d1, 1);
+    let hour = at(d1, 3) * 10 + at(d1, 4);
+    let minute = at(d1, 6) * 10 + at(d1, 7);
+    let second = at(d2, 1) * 10 + at(d2, 2);
+    // The separators XOR to zero, so the layout is checked too.
+    if at(d0, 4) | at(d0, 7) | at(d1, 2) | at(d1, 5) | at(d2, 0) != 0 {
+        return None;
+    }
     if !(1..=12).contains(&month)
         || day == 0
         || day > days_in_month(year, month)
@@ -84,18 +99,21 @@ fn parse_iso_fast(b: &[u8], local: FixedOffset) -> Option<i64> {
     {
         return None;
     }
-    let mut rest = &b[19..];
+    let mut rest = after;
     let mut millis = 0;
     if let Some(fraction) = rest.strip_prefix(b".") {
         let n = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
         if n == 0 || n > 9 {
             return None;
         }
-        // Truncated to the millisecond.
-        let mut first3 = [b'0'; 3];
-        let kept = n.min(3);
-        first3[..kept].copy_from_slice(&fraction[..kept]);
-        millis = digits(&first3)?;
+        // Truncated to the millisecond; missing places count as zeros.
+        for i in 0..3 {
+            let digit = fraction
+                .get(i)
+                .filter(|_| i < n)
+                .map_or(0, |&c| i64::from(c - b'0'));
+            millis = millis * 10 + digit;
+        }
         rest = &fraction[n..];
     }
     let offset_seconds = match rest {
@@ -122,6 +140,11 @@ fn digits(b: &[u8]) -> Option<i64> {
     b.iter().try_fold(0i64, |n, &c| {
         c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
     })
+}
+
+/// Eight bytes as a little-endian word.
+fn word(b: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(b.try_into().ok()?))
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {
@@ -203,6 +226,11 @@ mod tests {
             "0000-01-01",
             "2026-1-28x",
             "20a6-01-28",
+            "2026/01/28",
+            "2026-0:-28",
+            "2026-0/-28",
+            "2026-01-2é",
+            "２０２６-01-28",
         ];
         let times = [
             "T00:00:00",
@@ -214,6 +242,10 @@ mod tests {
             "t10:15:30",
             " 10:15:30",
             "T1:15:30x",
+            "T10-15:30",
+            "T10:15:3:",
+            "T10:15:30\u{7f}",
+            "T10:1é:30",
         ];
         let fractions = [
             "",

@@ -469,10 +469,9 @@ mod tests {
         // Every digit count the fast path reads, against the plain loop.
         for len in 1..=18 {
             for lead in [1u8, 5, 9] {
-                let digits: Vec<u8> = (0..len)
+                let mut digits: Vec<u8> = (0..len)
                     .map(|i| b'0' + ((lead as usize + i * 7) % 10) as u8)
                     .collect();
-                let mut digits = digits;
                 digits[0] = b'0' + lead;
                 let text = std::str::from_utf8(&digits).unwrap();
                 assert_eq!(json_integer(&digits), text.parse::<i64>().ok(), "{text}");

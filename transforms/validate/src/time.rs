@@ -63,8 +63,12 @@ fn parse_iso_fast(b: &[u8], local: FixedOffset) -> Option<i64> {
     // `YYYY-MM-DDTHH:MM:SS` as two eight-byte words and three bytes, checked
     // and read with word operations rather than a loop over the bytes.
     let (head, after) = b.split_first_chunk::<19>()?;
-    let (w0, w1) = (word(&head[0..8])?, word(&head[8..16])?);
-    let tail = u64::from(head[16]) | u64::from(head[17]) << 8 | u64::from(head[18]) << 16;
+    let (w0, rest) = head.split_first_chunk::<8>()?;
+    let (w1, &[s0, s1, s2]) = rest.split_first_chunk::<8>()? else {
+        return None;
+    };
+    let (w0, w1) = (u64::from_le_bytes(*w0), u64::from_le_bytes(*w1));
+    let tail = u64::from(s0) | u64::from(s1) << 8 | u64::from(s2) << 16;
     // XOR with the layout leaves each digit's value and zero for each
     // separator in its place; anything else leaves a byte above 9.
     let (d0, d1, d2) = (
@@ -140,11 +144,6 @@ fn digits(b: &[u8]) -> Option<i64> {
     b.iter().try_fold(0i64, |n, &c| {
         c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
     })
-}
-
-/// Eight bytes as a little-endian word.
-fn word(b: &[u8]) -> Option<u64> {
-    Some(u64::from_le_bytes(b.try_into().ok()?))
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {

@@ -29,7 +29,7 @@ use super::engine::TransformEngine;
 use super::error::{StageFailure, TransformError};
 use super::isolate::{self, Abort, Policy};
 use super::limits::StageLimits;
-use super::output::{Column, Decision, OutputDecl, RowRef, RowSet};
+use super::output::{Column, OutputDecl, Outcome, RowRef, RowSet};
 use super::reload::{self, Check};
 use super::stage::{ModuleSource, Stage};
 use crate::config::Pipeline;
@@ -371,29 +371,25 @@ impl Chain {
                 })
                 .map_err(|abort| broken(&name, abort, records_in, policy.budget))?;
                 report.calls = found.calls;
-                for (set, out) in found.ok {
+                for (set, mut out) in found.ok {
                     let buffer = u32::try_from(values.len()).unwrap_or(u32::MAX);
-                    let mut replacements = 0;
-                    let mut reasons = out.reasons.into_iter();
-                    for (j, decision) in out.decisions.iter().enumerate() {
-                        let i = set[j];
-                        match decision {
-                            Decision::Keep => {}
-                            Decision::Replace => {
+                    let mut any_replaced = false;
+                    for (&i, outcome) in set.iter().zip(out.take_outcomes()) {
+                        match outcome {
+                            Outcome::Keep => {}
+                            Outcome::Replace(range) => {
                                 report.replaced += 1;
-                                let range = out.starts[replacements]..out.starts[replacements + 1];
-                                replacements += 1;
+                                any_replaced = true;
                                 replaced[i] = Some(ValueAt { buffer, start: range.start, end: range.end });
                             }
-                            Decision::Reject => {
+                            Outcome::Reject(reason) => {
                                 report.rejected += 1;
-                                let reason = reasons.next().unwrap_or_default();
                                 rejected[i] =
                                     Some(Box::new(Rejection { stage: name.clone(), stage_index: k, reason, failure: None }));
                             }
                         }
                     }
-                    if replacements > 0 {
+                    if any_replaced {
                         values.push(out.replacements);
                     }
                     for mut rows in out.rows {

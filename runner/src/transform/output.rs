@@ -5,6 +5,7 @@
 //! reads one row of it, [`Value`] one cell.
 
 use std::fmt;
+use std::ops::Range;
 
 use bytes::Bytes;
 
@@ -237,21 +238,41 @@ pub(crate) struct Answer {
     pub rows: Vec<RowSet>,
 }
 
-impl From<Answer> for StageOutput {
-    fn from(answer: Answer) -> StageOutput {
+/// One record's decision with its payload: a new value as its range in
+/// [`Answer::replacements`], a reject with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Keep,
+    Replace(Range<u32>),
+    Reject(String),
+}
+
+impl Answer {
+    /// The decisions with their payloads, in record order; leaves the
+    /// replacements buffer and the rows in place.
+    pub(crate) fn take_outcomes(&mut self) -> impl Iterator<Item = Outcome> + use<> {
+        let starts = std::mem::take(&mut self.starts);
+        let mut reasons = std::mem::take(&mut self.reasons).into_iter();
         let mut replaced = 0;
-        let mut reasons = answer.reasons.into_iter();
+        std::mem::take(&mut self.decisions).into_iter().map(move |d| match d {
+            Decision::Keep => Outcome::Keep,
+            Decision::Replace => {
+                replaced += 1;
+                Outcome::Replace(starts[replaced - 1]..starts[replaced])
+            }
+            Decision::Reject => Outcome::Reject(reasons.next().unwrap_or_default()),
+        })
+    }
+}
+
+impl From<Answer> for StageOutput {
+    fn from(mut answer: Answer) -> StageOutput {
         let verdicts = answer
-            .decisions
-            .iter()
-            .map(|d| match d {
-                Decision::Keep => Verdict::Keep,
-                Decision::Replace => {
-                    let range = answer.starts[replaced] as usize..answer.starts[replaced + 1] as usize;
-                    replaced += 1;
-                    Verdict::Replace(answer.replacements.slice(range))
-                }
-                Decision::Reject => Verdict::Reject(reasons.next().unwrap_or_default()),
+            .take_outcomes()
+            .map(|o| match o {
+                Outcome::Keep => Verdict::Keep,
+                Outcome::Replace(r) => Verdict::Replace(answer.replacements.slice(r.start as usize..r.end as usize)),
+                Outcome::Reject(reason) => Verdict::Reject(reason),
             })
             .collect();
         StageOutput { verdicts, rows: answer.rows }

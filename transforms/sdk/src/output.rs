@@ -301,18 +301,14 @@ pub struct BatchOutput {
 impl BatchOutput {
     /// The verdicts with their values and reasons.
     pub fn to_verdicts(&self) -> Vec<Verdict> {
-        let mut lens = self.replacement_lens.iter();
+        let mut values = split(&self.replacements, &self.replacement_lens);
         let mut reasons = self.reasons.iter();
-        let mut at = 0usize;
         self.verdicts
             .iter()
             .map(|kind| match kind {
                 VerdictKind::Keep => Verdict::Keep,
                 VerdictKind::Replace => {
-                    let len = lens.next().map_or(0, |&n| n as usize);
-                    let value = self.replacements.get(at..at + len).unwrap_or_default();
-                    at += len;
-                    Verdict::Replace(value.to_vec())
+                    Verdict::Replace(values.next().unwrap_or_default().to_vec())
                 }
                 VerdictKind::Reject => Verdict::Reject(reasons.next().cloned().unwrap_or_default()),
             })

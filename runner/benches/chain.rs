@@ -23,7 +23,8 @@
 //! directory (to compare builds of the modules); `SLUICE_BENCH_MS=<ms>`
 //! sets the time per cell (default 1500); `SLUICE_BENCH_STAT=min` reports
 //! the fastest run instead of the median (the least disturbed one, to
-//! compare two builds on a busy machine).
+//! compare two builds on a busy machine); `SLUICE_BENCH_SIZES=100,500`
+//! measures only those batch sizes.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -34,6 +35,18 @@ use sluice_transform::testing::Runtime;
 use sluice_transform::{OwnedBatch, VerdictKind};
 
 const SIZES: [usize; 3] = [100, 500, 5_000];
+
+/// The batch sizes to measure: [`SIZES`] unless `SLUICE_BENCH_SIZES` lists
+/// others.
+fn sizes() -> Vec<usize> {
+    match std::env::var("SLUICE_BENCH_SIZES") {
+        Ok(list) => list
+            .split(',')
+            .map(|s| s.trim().parse().unwrap_or_else(|_| panic!("SLUICE_BENCH_SIZES: `{s}` is not a batch size")))
+            .collect(),
+        Err(_) => SIZES.to_vec(),
+    }
+}
 /// Time spent measuring each variant at each size, unless
 /// `SLUICE_BENCH_MS` says otherwise.
 fn budget() -> Duration {
@@ -102,7 +115,7 @@ fn main() {
             return;
         }
         print_header();
-        for size in SIZES {
+        for size in sizes() {
             let batch = generate(size);
             let columnar = native_batch(&batch);
             let mut native_stage_ns = [0f64; 2];
@@ -153,7 +166,8 @@ fn print_header() {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!("machine: {cpu}, {cores} cores available; wasmtime 48.0.8, cranelift opt-level speed");
-    println!("per record, µs (median of repeated runs; {} ms per cell)", budget().as_millis());
+    let stat = if fastest() { "fastest" } else { "median" };
+    println!("per record, µs ({stat} of repeated runs; {} ms per cell)", budget().as_millis());
     println!(
         "{:>6} | {:>19} | {:>19} | {:>6} | {:>15} | {:>8} | {:>7}",
         "batch", "native = v + s", "wasm = v + s", "ratio", "ratio v / s", "crossing", "share"
@@ -243,10 +257,15 @@ fn median_pair_ns<T, U>(mut f: impl FnMut() -> T, mut g: impl FnMut() -> U) -> (
     (median(fs), median(gs))
 }
 
+/// True when `SLUICE_BENCH_STAT=min` asks for the fastest run.
+fn fastest() -> bool {
+    std::env::var("SLUICE_BENCH_STAT").is_ok_and(|s| s == "min")
+}
+
 /// The median of `samples`, or their minimum with `SLUICE_BENCH_STAT=min`.
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
-    if std::env::var("SLUICE_BENCH_STAT").is_ok_and(|s| s == "min") {
+    if fastest() {
         return samples[0];
     }
     samples[samples.len() / 2]

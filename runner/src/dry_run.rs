@@ -172,7 +172,7 @@ fn run_chain(
                 .outputs()
                 .iter()
                 .map(|o| OutputSummary {
-                    name: o.name.clone(),
+                    name: o.name.to_string(),
                     columns: o.columns.iter().map(|c| c.name.clone()).collect(),
                     rows: 0,
                     sample: Vec::new(),

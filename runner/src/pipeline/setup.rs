@@ -63,7 +63,7 @@ pub async fn prepare(pipeline: &Pipeline, schema: Schema, shutdown: &Cancellatio
         .outputs()
         .map(|(stage, decl)| OutputColumns {
             stage: stage.to_string(),
-            output: decl.name.clone(),
+            output: decl.name.to_string(),
             columns: decl.columns.iter().map(|c| c.name.clone()).collect(),
         })
         .collect();

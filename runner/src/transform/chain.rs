@@ -155,8 +155,8 @@ pub struct Rejection {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputRows {
     pub stage: Arc<str>,
-    pub output: String,
-    pub columns: Vec<Column>,
+    pub output: Arc<str>,
+    pub columns: Arc<[Column]>,
     sets: Vec<RowSet>,
 }
 
@@ -230,7 +230,7 @@ impl ChainOutput {
 
     /// The rows of `stage`'s output `output`, if declared.
     pub fn output(&self, stage: &str, output: &str) -> Option<&OutputRows> {
-        self.outputs.iter().find(|o| &*o.stage == stage && o.output == output)
+        self.outputs.iter().find(|o| &*o.stage == stage && &*o.output == output)
     }
 }
 

@@ -90,7 +90,7 @@ pub(crate) fn outputs_from_wit(info: wit::StageInfo) -> Result<Vec<OutputDecl>, 
             }
             columns.push(Column { name: column.name, kind: kind_from_wit(column.kind), nullable: column.nullable });
         }
-        outputs.push(OutputDecl { name: decl.name, columns });
+        outputs.push(OutputDecl { name: decl.name.into(), columns: columns.into() });
     }
     Ok(outputs)
 }
@@ -186,7 +186,7 @@ fn row_set(i: usize, set: wit::Rows, records: usize, outputs: &[OutputDecl]) -> 
         ));
     }
     let mut columns = Vec::with_capacity(set.columns.len());
-    for (values, column) in set.columns.into_iter().zip(&decl.columns) {
+    for (values, column) in set.columns.into_iter().zip(decl.columns.iter()) {
         let wrong = |kind: &str, len: usize| {
             if kind != column.kind.as_str() {
                 Some(format!(
@@ -302,7 +302,8 @@ mod tests {
             columns: vec![
                 Column { name: "id".into(), kind: ColumnKind::Text, nullable: false },
                 Column { name: "at".into(), kind: ColumnKind::TimestampMs, nullable: true },
-            ],
+            ]
+            .into(),
         }]
     }
 

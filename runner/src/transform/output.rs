@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -47,10 +48,11 @@ pub struct Column {
 }
 
 /// A side output a stage declared at init, such as `study_log` or `stats`.
+/// Shared, not copied, by every batch's [`OutputRows`](super::OutputRows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputDecl {
-    pub name: String,
-    pub columns: Vec<Column>,
+    pub name: Arc<str>,
+    pub columns: Arc<[Column]>,
 }
 
 /// A typed value in a side-output row, borrowed from its [`RowSet`].

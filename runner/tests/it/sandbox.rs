@@ -616,7 +616,7 @@ fn changed_modules_are_swapped_in_only_when_they_work() {
     let report = c.reload_changed(e);
     assert_eq!(report.refused.len(), 1, "{report:?}");
     assert!(report.refused[0].to_string().contains("other outputs"), "{}", report.refused[0]);
-    assert_eq!(c.stages().next().expect("stage").outputs()[0].name, "stats");
+    assert_eq!(c.stages().next().expect("stage").outputs()[0].name.as_ref(), "stats");
 }
 
 // ---- sluice try ---------------------------------------------------------------

@@ -396,7 +396,7 @@ impl Chain {
                         report.rows += rows.len();
                         // Sources index the call's records: make them the input's.
                         for s in &mut rows.sources {
-                            *s = set[*s];
+                            *s = set[*s as usize] as u32;
                         }
                         mine[rows.output()].sets.push(rows);
                     }

@@ -119,9 +119,10 @@ pub(crate) fn output_from_wit(
         return Err(format!("{} verdicts for a batch of {records} records", out.verdicts.len()));
     }
     let (mut replaced, mut rejected) = (0, 0);
+    // Same size as the verdicts: collected in their buffer.
     let decisions: Vec<Decision> = out
         .verdicts
-        .iter()
+        .into_iter()
         .map(|v| match v {
             wit::Verdict::Keep => Decision::Keep,
             wit::Verdict::Replace => {
@@ -140,7 +141,7 @@ pub(crate) fn output_from_wit(
     if out.reasons.len() != rejected {
         return Err(format!("{rejected} reject verdicts but {} reasons", out.reasons.len()));
     }
-    let starts = starts(&out.replacement_lens, out.replacements.len())
+    let ends = ends(out.replacement_lens, out.replacements.len())
         .map_err(|(sum, len)| format!("the replacement lengths add up to {sum} bytes, the replacements are {len}"))?;
     let rows = out
         .rows
@@ -148,20 +149,18 @@ pub(crate) fn output_from_wit(
         .enumerate()
         .map(|(i, set)| row_set(i, set, records, outputs))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Answer { decisions, replacements: Bytes::from(out.replacements), starts, reasons: out.reasons, rows })
+    Ok(Answer { decisions, replacements: Bytes::from(out.replacements), ends, reasons: out.reasons, rows })
 }
 
-/// Prefix sums of `lens` (one more entry than `lens`), if they add up to
-/// `total`; else the sum and `total`.
-fn starts(lens: &[u32], total: usize) -> Result<Vec<u32>, (u64, usize)> {
-    let mut starts = Vec::with_capacity(lens.len() + 1);
+/// The running sums of `lens`, in its own buffer (where each piece ends),
+/// if they add up to `total`; else the sum and `total`.
+fn ends(mut lens: Vec<u32>, total: usize) -> Result<Vec<u32>, (u64, usize)> {
     let mut at = 0u64;
-    starts.push(0);
-    for &n in lens {
-        at += u64::from(n);
-        starts.push(u32::try_from(at).unwrap_or(u32::MAX));
+    for n in &mut lens {
+        at += u64::from(*n);
+        *n = u32::try_from(at).unwrap_or(u32::MAX);
     }
-    if at == total as u64 { Ok(starts) } else { Err((at, total)) }
+    if at == total as u64 { Ok(lens) } else { Err((at, total)) }
 }
 
 /// Checks the `i`-th row set against its output's declaration.
@@ -222,17 +221,16 @@ fn row_set(i: usize, set: wit::Rows, records: usize, outputs: &[OutputDecl]) -> 
             wit::ColumnValues::Int(v) => ColumnData::Int(v),
             wit::ColumnValues::Float(v) => ColumnData::Float(v),
             wit::ColumnValues::TimestampMs(v) => ColumnData::TimestampMs(v),
-            wit::ColumnValues::Bytes(b) => ColumnData::Bytes { starts: starts(&b.lens, b.data.len()).map_err(sum_err)?, data: b.data },
+            wit::ColumnValues::Bytes(b) => ColumnData::Bytes { ends: ends(b.lens, b.data.len()).map_err(sum_err)?, data: b.data },
             wit::ColumnValues::Text(t) => {
-                let starts = starts(&t.lens, t.data.len()).map_err(sum_err)?;
-                if let Some(r) = starts.iter().position(|&s| !t.data.is_char_boundary(s as usize)) {
+                let ends = ends(t.lens, t.data.len()).map_err(sum_err)?;
+                if let Some(r) = ends.iter().position(|&e| !t.data.is_char_boundary(e as usize)) {
                     return Err(format!(
-                        "row set {i} of output \"{name}\": the text of row {} in column \"{}\" is cut inside a character",
-                        r.saturating_sub(1),
+                        "row set {i} of output \"{name}\": the text of row {r} in column \"{}\" is cut inside a character",
                         column.name
                     ));
                 }
-                ColumnData::Text { starts, data: t.data }
+                ColumnData::Text { ends, data: t.data }
             }
         });
     }
@@ -257,7 +255,7 @@ fn row_set(i: usize, set: wit::Rows, records: usize, outputs: &[OutputDecl]) -> 
     Ok(RowSet {
         output,
         count,
-        sources: set.sources.into_iter().map(|s| s as usize).collect(),
+        sources: set.sources,
         columns,
         nulls,
         dropped: Vec::new(),

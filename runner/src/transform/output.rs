@@ -117,24 +117,29 @@ pub enum Verdict {
 pub(crate) enum ColumnData {
     Int(Vec<i64>),
     Float(Vec<f64>),
-    /// Row `r`'s text is `data[starts[r]..starts[r + 1]]`, on char
-    /// boundaries.
-    Text { data: String, starts: Vec<u32> },
-    Bytes { data: Vec<u8>, starts: Vec<u32> },
+    /// Row `r`'s text is `data[span(ends, r)]`, on char boundaries.
+    Text { data: String, ends: Vec<u32> },
+    Bytes { data: Vec<u8>, ends: Vec<u32> },
     TimestampMs(Vec<i64>),
 }
 
 impl ColumnData {
     fn get(&self, row: usize) -> Value<'_> {
-        let range = |starts: &[u32]| starts[row] as usize..starts[row + 1] as usize;
         match self {
             ColumnData::Int(v) => Value::Int(v[row]),
             ColumnData::Float(v) => Value::Float(v[row]),
             ColumnData::TimestampMs(v) => Value::TimestampMs(v[row]),
-            ColumnData::Text { data, starts } => Value::Text(&data[range(starts)]),
-            ColumnData::Bytes { data, starts } => Value::Bytes(&data[range(starts)]),
+            ColumnData::Text { data, ends } => Value::Text(&data[span(ends, row)]),
+            ColumnData::Bytes { data, ends } => Value::Bytes(&data[span(ends, row)]),
         }
     }
+}
+
+/// The `i`-th piece of a buffer cut at `ends` (the running sums of the
+/// pieces' lengths, checked to end within the buffer).
+pub(crate) fn span(ends: &[u32], i: usize) -> Range<usize> {
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    start as usize..ends[i] as usize
 }
 
 /// Rows of one side output from one call, column by column, as they came
@@ -144,7 +149,7 @@ pub struct RowSet {
     pub(crate) output: usize,
     pub(crate) count: usize,
     /// Empty (aggregates) or one source record per row.
-    pub(crate) sources: Vec<usize>,
+    pub(crate) sources: Vec<u32>,
     pub(crate) columns: Vec<ColumnData>,
     /// (column, row) of each null, sorted.
     pub(crate) nulls: Vec<(u32, u32)>,
@@ -175,8 +180,8 @@ impl RowSet {
 
     /// Drops every row whose source record `drop` picks.
     pub(crate) fn drop_rows(&mut self, drop: impl Fn(usize) -> bool) {
-        if self.sources.iter().any(|&s| drop(s)) {
-            self.dropped = self.sources.iter().map(|&s| drop(s)).collect();
+        if self.sources.iter().any(|&s| drop(s as usize)) {
+            self.dropped = self.sources.iter().map(|&s| drop(s as usize)).collect();
         }
     }
 }
@@ -196,7 +201,7 @@ impl<'a> RowRef<'a> {
 
     /// Index of the input record this row belongs to, if any.
     pub fn source(&self) -> Option<usize> {
-        self.set.sources.get(self.row).copied()
+        self.set.sources.get(self.row).map(|&s| s as usize)
     }
 
     /// The value in column `column` (declaration order).
@@ -233,8 +238,8 @@ pub(crate) struct Answer {
     pub decisions: Vec<Decision>,
     /// The new values of the `Replace` decisions, in order, concatenated.
     pub replacements: Bytes,
-    /// The `k`-th replacement is `replacements[starts[k]..starts[k + 1]]`.
-    pub starts: Vec<u32>,
+    /// The `k`-th replacement is `replacements[span(ends, k)]`.
+    pub ends: Vec<u32>,
     /// The reasons of the `Reject` decisions, in order.
     pub reasons: Vec<String>,
     pub rows: Vec<RowSet>,
@@ -253,14 +258,15 @@ impl Answer {
     /// The decisions with their payloads, in record order; leaves the
     /// replacements buffer and the rows in place.
     pub(crate) fn take_outcomes(&mut self) -> impl Iterator<Item = Outcome> + use<> {
-        let starts = std::mem::take(&mut self.starts);
+        let ends = std::mem::take(&mut self.ends);
         let mut reasons = std::mem::take(&mut self.reasons).into_iter();
         let mut replaced = 0;
         std::mem::take(&mut self.decisions).into_iter().map(move |d| match d {
             Decision::Keep => Outcome::Keep,
             Decision::Replace => {
                 replaced += 1;
-                Outcome::Replace(starts[replaced - 1]..starts[replaced])
+                let r = span(&ends, replaced - 1);
+                Outcome::Replace(r.start as u32..r.end as u32)
             }
             Decision::Reject => Outcome::Reject(reasons.next().unwrap_or_default()),
         })

@@ -137,7 +137,7 @@ impl ColumnData {
 
 /// The `i`-th piece of a buffer cut at `ends` (the running sums of the
 /// pieces' lengths, checked to end within the buffer).
-pub(crate) fn span(ends: &[u32], i: usize) -> Range<usize> {
+fn span(ends: &[u32], i: usize) -> Range<usize> {
     let start = if i == 0 { 0 } else { ends[i - 1] };
     start as usize..ends[i] as usize
 }

@@ -201,12 +201,11 @@ impl<'a> Aggregate<'a> {
 /// fields) goes through serde_json, with the same result.
 pub fn read(value: &[u8]) -> Result<Normalized<'_>, String> {
     if let Some(raw) = read_canonical(value)
-        && let (Cow::Borrowed(s), Cow::Borrowed(t)) = (&raw.session_id, &raw.event_type)
-        && let (Ok(session_id), Ok(event_type)) = (std::str::from_utf8(s), std::str::from_utf8(t))
+        && let (Ok(session_id), Ok(event_type)) = (text(raw.session_id), text(raw.event_type))
     {
         return Ok(Normalized {
-            session_id: Cow::Borrowed(session_id),
-            event_type: Cow::Borrowed(event_type),
+            session_id,
+            event_type,
             event_time: raw.event_time,
         });
     }

@@ -104,7 +104,11 @@ fn main() {
             let size: usize = size.parse().expect("SLUICE_BENCH_PROFILE=[crossing:]<size>");
             let batch = generate(size);
             let mut once = || {
-                if crossing { passthrough_once(&mut passthrough, &batch) } else { chain.run(&batch).expect("chain").records.len() }
+                if crossing {
+                    passthrough_once(&mut passthrough, &batch)
+                } else {
+                    chain.run(&batch).expect("chain").records.len()
+                }
             };
             // Long enough that compiling the modules is a small part.
             let until = Instant::now() + Duration::from_secs(10);
@@ -164,7 +168,11 @@ fn main() {
 fn print_header() {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!("machine: {cpu}, {cores} cores available; wasmtime 48.0.8, cranelift opt-level speed");
@@ -246,7 +254,13 @@ fn native_chain(
         if *verdict == VerdictKind::Replace {
             let len = *lens.next().expect("a length per replaced value") as usize;
             let r = &batch.records[i];
-            kept.push_record(r.offset, r.timestamp.filter(|t| *t >= 0), r.key.as_deref(), &out.replacements[at..at + len], &[]);
+            kept.push_record(
+                r.offset,
+                r.timestamp.filter(|t| *t >= 0),
+                r.key.as_deref(),
+                &out.replacements[at..at + len],
+                &[],
+            );
             at += len;
         }
     }

@@ -196,12 +196,8 @@ fn run_chain(
         let out = match chain.run(&batch) {
             Ok(out) => out,
             Err(failure @ ChainFailure::BrokenDeploy { .. }) => {
-                summary.broken_deploy = Some(format!(
-                    "batch {} (lines {}-{}): {failure}",
-                    b + 1,
-                    first + 1,
-                    first + chunk.len()
-                ));
+                summary.broken_deploy =
+                    Some(format!("batch {} (lines {}-{}): {failure}", b + 1, first + 1, first + chunk.len()));
                 break;
             }
         };
@@ -303,7 +299,13 @@ pub fn render(s: &Summary) -> String {
     );
     for st in &s.stages {
         let _ = writeln!(o);
-        let _ = writeln!(o, "stage \"{}\"  ({}, sha256 {})", st.name, st.module.display(), &st.sha256[..12.min(st.sha256.len())]);
+        let _ = writeln!(
+            o,
+            "stage \"{}\"  ({}, sha256 {})",
+            st.name,
+            st.module.display(),
+            &st.sha256[..12.min(st.sha256.len())]
+        );
         let _ = writeln!(
             o,
             "  in {}, kept {} ({} replaced), rejected {}{}; {:.2} ms, {:.1} µs/record, {} call{}",

@@ -33,6 +33,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod dry_run;
 pub mod loadgen;
 pub mod pipeline;
 pub mod sink;
@@ -40,4 +41,3 @@ pub mod source;
 pub mod status;
 pub mod telemetry;
 pub mod transform;
-pub mod dry_run;

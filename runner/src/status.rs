@@ -72,7 +72,9 @@ impl Watcher {
             .context("reading the stored offsets (has `sluice run` or `sluice migrate` used this database yet?)")?;
         let (consumer, topic) = (&self.consumer, self.topic.clone());
         let ends = tokio::task::block_in_place(|| -> anyhow::Result<BTreeMap<i32, i64>> {
-            let metadata = consumer.fetch_metadata(Some(&topic), KAFKA_TIMEOUT).with_context(|| format!("reading the metadata of {topic}"))?;
+            let metadata = consumer
+                .fetch_metadata(Some(&topic), KAFKA_TIMEOUT)
+                .with_context(|| format!("reading the metadata of {topic}"))?;
             let mut ends = BTreeMap::new();
             for t in metadata.topics() {
                 for p in t.partitions() {
@@ -88,10 +90,11 @@ impl Watcher {
             let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM `{table}`")).fetch_one(&self.pool).await?;
             tables.insert(table.clone(), n);
         }
-        let dead_letters: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM `{}` WHERE pipeline = ?", self.dead_letter_table))
-            .bind(&self.pipeline)
-            .fetch_one(&self.pool)
-            .await?;
+        let dead_letters: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM `{}` WHERE pipeline = ?", self.dead_letter_table))
+                .bind(&self.pipeline)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(Snapshot { partitions, tables, dead_letters })
     }
 
@@ -164,7 +167,10 @@ mod tests {
 
     #[test]
     fn lag_counts_unstored_partitions_from_zero() {
-        let snapshot = Snapshot { partitions: [(0, (Some(10), 15)), (1, (None, 4)), (2, (Some(7), 7))].into(), ..Snapshot::default() };
+        let snapshot = Snapshot {
+            partitions: [(0, (Some(10), 15)), (1, (None, 4)), (2, (Some(7), 7))].into(),
+            ..Snapshot::default()
+        };
         assert_eq!(snapshot.lag(), 9);
         assert_eq!(snapshot.done(), 17);
     }

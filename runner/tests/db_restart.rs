@@ -13,10 +13,13 @@ use std::time::Duration;
 
 use helpers::db::fresh_database;
 use helpers::kafka::fresh_topic;
-use helpers::sluice::{Load, Sluice, produce, assert_exact, expected_offsets, repo_root, wait_for_offsets, write_pipeline};
+use helpers::sluice::{
+    Load, Sluice, assert_exact, expected_offsets, produce, repo_root, wait_for_offsets, write_pipeline,
+};
 
 fn stack(action: &str) {
-    let status = Command::new(repo_root().join("scripts/stack")).args([action, "mariadb"]).status().expect("run scripts/stack");
+    let status =
+        Command::new(repo_root().join("scripts/stack")).args([action, "mariadb"]).status().expect("run scripts/stack");
     assert!(status.success(), "scripts/stack {action} mariadb failed");
 }
 
@@ -26,7 +29,14 @@ async fn sluice_waits_out_a_database_restart_and_stays_exact() {
     let config = write_pipeline(dir.path());
     let (url, pool) = fresh_database("dbrestart").await;
     let topic = fresh_topic("dbrestart", 3).await;
-    let mut sluice = Sluice::start(&config, &url, &topic.brokers, &topic.name, &format!("{}-group", topic.name), dir.path().join("sluice.log"));
+    let mut sluice = Sluice::start(
+        &config,
+        &url,
+        &topic.brokers,
+        &topic.name,
+        &format!("{}-group", topic.name),
+        dir.path().join("sluice.log"),
+    );
 
     // About 30 s of traffic at 1,200 events/s: the outage falls inside it.
     let producing = tokio::spawn(produce(Load {
@@ -48,11 +58,16 @@ async fn sluice_waits_out_a_database_restart_and_stays_exact() {
 
     let events = producing.await.expect("producer task");
     let pool = sluice::db::connect(&url, 2).await.expect("reconnect");
-    wait_for_offsets(&pool, &topic.name, &expected_offsets(&events), Duration::from_secs(180), &mut [&mut sluice]).await;
+    wait_for_offsets(&pool, &topic.name, &expected_offsets(&events), Duration::from_secs(180), &mut [&mut sluice])
+        .await;
     assert_exact(&pool, &topic.name, &events).await;
     assert!(sluice.terminate().success());
     let log = std::fs::read_to_string(&sluice.log).unwrap_or_default();
     let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
-    assert!(log.contains("retrying"), "the outage was seen and waited out; warnings and errors:\n{}", warnings.join("\n"));
+    assert!(
+        log.contains("retrying"),
+        "the outage was seen and waited out; warnings and errors:\n{}",
+        warnings.join("\n")
+    );
     topic.delete().await;
 }

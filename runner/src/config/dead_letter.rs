@@ -31,11 +31,7 @@ pub struct DeadLetterConfig {
 
 impl Default for DeadLetterConfig {
     fn default() -> Self {
-        DeadLetterConfig {
-            table: default_table(),
-            topic: None,
-            broken_deploy_percent: default_broken_deploy_percent(),
-        }
+        DeadLetterConfig { table: default_table(), topic: None, broken_deploy_percent: default_broken_deploy_percent() }
     }
 }
 

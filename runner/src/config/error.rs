@@ -71,9 +71,8 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<PipelineConfig, ConfigErr
         Ok(d) => d,
         Err(e) => return Err(ConfigError::invalid(path, text, vec![from_toml(String::new(), &e)])),
     };
-    PipelineConfig::deserialize_with_path(deserializer).map_err(|(field, e)| {
-        ConfigError::invalid(path, text, vec![from_toml(field, &e)])
-    })
+    PipelineConfig::deserialize_with_path(deserializer)
+        .map_err(|(field, e)| ConfigError::invalid(path, text, vec![from_toml(field, &e)]))
 }
 
 fn from_toml(field: String, error: &toml::de::Error) -> FieldError {

@@ -34,12 +34,18 @@ pub fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<St
             None => (body, None),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("`${{{body}}}` is not a valid variable reference (use ${{NAME}} or ${{NAME:-default}})"));
+            return Err(format!(
+                "`${{{body}}}` is not a valid variable reference (use ${{NAME}} or ${{NAME:-default}})"
+            ));
         }
         match (lookup(name).filter(|v| !v.is_empty()), default) {
             (Some(value), _) => out.push_str(&value),
             (None, Some(default)) => out.push_str(default),
-            (None, None) => return Err(format!("environment variable {name} is not set (write ${{{name}:-default}} to give a default)")),
+            (None, None) => {
+                return Err(format!(
+                    "environment variable {name} is not set (write ${{{name}:-default}} to give a default)"
+                ));
+            }
         }
         rest = &body_and_tail[end + 1..];
     }

@@ -55,8 +55,8 @@ pub struct Pipeline {
 impl Pipeline {
     /// Reads, parses and checks `path`.
     pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Pipeline::from_text(path, text)
     }
 

@@ -18,7 +18,10 @@ fn the_seed_pipeline_parses() {
     let stages: Vec<_> = config.transforms.iter().map(|t| t.name.get_ref().as_str()).collect();
     assert_eq!(stages, ["validate", "stats"]);
     assert_eq!(config.sink.tables[1].mode, TableMode::Accumulate);
-    assert_eq!(config.sink.tables[0].columns.iter().find(|(k, _)| k.as_str() == "kafka_offset").map(|(_, v)| v), Some(&ColumnSource::Meta(RecordMeta::Offset)));
+    assert_eq!(
+        config.sink.tables[0].columns.iter().find(|(k, _)| k.as_str() == "kafka_offset").map(|(_, v)| v),
+        Some(&ColumnSource::Meta(RecordMeta::Offset))
+    );
     assert!(pipeline.module_path(&config.transforms[0]).ends_with("target/transforms/validate.wasm"));
 }
 

@@ -19,7 +19,11 @@ pub(super) fn check(config: &PipelineConfig) -> Vec<FieldError> {
         }
     }
     if config.transforms.is_empty() {
-        errors.push(FieldError { span: None, field: "transforms".into(), message: "a pipeline needs at least one [[transforms]] stage".into() });
+        errors.push(FieldError {
+            span: None,
+            field: "transforms".into(),
+            message: "a pipeline needs at least one [[transforms]] stage".into(),
+        });
     }
     for (i, table) in config.sink.tables.iter().enumerate() {
         let at = |field: &str| format!("sink.tables[{i}].{field}");
@@ -28,40 +32,76 @@ pub(super) fn check(config: &PipelineConfig) -> Vec<FieldError> {
             errors.push(FieldError::at(
                 table.from.span(),
                 at("from"),
-                format!("no stage is named {:?}; stages: {}", from.stage.as_str(), seen.iter().copied().collect::<Vec<_>>().join(", ")),
+                format!(
+                    "no stage is named {:?}; stages: {}",
+                    from.stage.as_str(),
+                    seen.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
             ));
         }
         if table.table.get_ref() == &config.dead_letter.table {
-            errors.push(FieldError::at(table.table.span(), at("table"), "this is the dead-letter table; side outputs cannot write to it"));
+            errors.push(FieldError::at(
+                table.table.span(),
+                at("table"),
+                "this is the dead-letter table; side outputs cannot write to it",
+            ));
         }
         if table.columns.is_empty() {
-            errors.push(FieldError::at(table.table.span(), at("columns"), "no columns mapped: add [sink.tables.columns]"));
+            errors.push(FieldError::at(
+                table.table.span(),
+                at("columns"),
+                "no columns mapped: add [sink.tables.columns]",
+            ));
         }
         let key_span = table.key.as_ref().map_or(table.table.span(), |k| k.span());
         let key: &[_] = table.key.as_ref().map_or(&[], |k| k.get_ref());
         match table.mode {
             TableMode::Insert => {
                 if !key.is_empty() {
-                    errors.push(FieldError::at(key_span.clone(), at("key"), "`key` only applies to mode = \"accumulate\""));
+                    errors.push(FieldError::at(
+                        key_span.clone(),
+                        at("key"),
+                        "`key` only applies to mode = \"accumulate\"",
+                    ));
                 }
                 if !table.accumulate.is_empty() {
-                    errors.push(FieldError::at(table.table.span(), at("accumulate"), "[sink.tables.accumulate] only applies to mode = \"accumulate\""));
+                    errors.push(FieldError::at(
+                        table.table.span(),
+                        at("accumulate"),
+                        "[sink.tables.accumulate] only applies to mode = \"accumulate\"",
+                    ));
                 }
             }
             TableMode::Accumulate => {
                 if key.is_empty() {
-                    errors.push(FieldError::at(table.table.span(), at("key"), "mode = \"accumulate\" needs `key`, the table's unique key columns"));
+                    errors.push(FieldError::at(
+                        table.table.span(),
+                        at("key"),
+                        "mode = \"accumulate\" needs `key`, the table's unique key columns",
+                    ));
                 }
                 for column in key {
                     if !table.columns.contains_key(column) {
-                        errors.push(FieldError::at(key_span.clone(), at("key"), format!("key column {column:?} is not mapped in [sink.tables.columns]")));
+                        errors.push(FieldError::at(
+                            key_span.clone(),
+                            at("key"),
+                            format!("key column {column:?} is not mapped in [sink.tables.columns]"),
+                        ));
                     }
                 }
                 for column in table.accumulate.keys() {
                     if !table.columns.contains_key(column) {
-                        errors.push(FieldError::at(table.table.span(), at("accumulate"), format!("column {column:?} is not mapped in [sink.tables.columns]")));
+                        errors.push(FieldError::at(
+                            table.table.span(),
+                            at("accumulate"),
+                            format!("column {column:?} is not mapped in [sink.tables.columns]"),
+                        ));
                     } else if key.contains(column) {
-                        errors.push(FieldError::at(table.table.span(), at("accumulate"), format!("column {column:?} is part of the key and cannot accumulate")));
+                        errors.push(FieldError::at(
+                            table.table.span(),
+                            at("accumulate"),
+                            format!("column {column:?} is part of the key and cannot accumulate"),
+                        ));
                     }
                 }
             }

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 
 /// How long a process waits for another one's migrations.
 const MIGRATE_LOCK_WAIT: Duration = Duration::from_secs(120);

@@ -130,7 +130,8 @@ pub fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     crate::telemetry::init();
     let config = args.to_config();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let summary = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         let on_signal = shutdown.clone();
@@ -151,7 +152,9 @@ pub fn main() -> anyhow::Result<()> {
 fn write_summary(summary: &Summary, path: Option<&PathBuf>) -> anyhow::Result<()> {
     let json = serde_json::to_string_pretty(summary).context("serializing the summary")?;
     match path {
-        Some(path) => std::fs::write(path, json + "\n").with_context(|| format!("writing the summary to {}", path.display())),
+        Some(path) => {
+            std::fs::write(path, json + "\n").with_context(|| format!("writing the summary to {}", path.display()))
+        }
         None => {
             println!("{json}");
             Ok(())
@@ -230,7 +233,17 @@ mod tests {
 
     #[test]
     fn interval_zero_keeps_a_70_ms_clock() {
-        let args = Args::parse_from(["loadgen", "--interval-ms", "0", "--seed", "5", "--output", "x.jsonl", "--utc-offset", "-05:00"]);
+        let args = Args::parse_from([
+            "loadgen",
+            "--interval-ms",
+            "0",
+            "--seed",
+            "5",
+            "--output",
+            "x.jsonl",
+            "--utc-offset",
+            "-05:00",
+        ]);
         let config = args.to_config();
         assert_eq!(config.generator.step_ms, 70);
         assert_eq!(config.generator.seed, 5);

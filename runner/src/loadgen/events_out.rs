@@ -119,10 +119,14 @@ mod tests {
     #[test]
     fn records_round_trip_through_a_file() {
         let events: Vec<Event> =
-            EventGenerator::new(GeneratorConfig { poison_percent: 30.0, ..GeneratorConfig::default() }).take(500).collect();
-        let path = std::env::temp_dir().join(format!("loadgen-events-{}-{}.jsonl", std::process::id(), rand::random::<u32>()));
+            EventGenerator::new(GeneratorConfig { poison_percent: 30.0, ..GeneratorConfig::default() })
+                .take(500)
+                .collect();
+        let path =
+            std::env::temp_dir().join(format!("loadgen-events-{}-{}.jsonl", std::process::id(), rand::random::<u32>()));
         let mut writer = EventsWriter::create(&path).expect("create");
-        let records: Vec<EventRecord> = events.iter().enumerate().map(|(i, e)| EventRecord::new(e, 0, i as i64)).collect();
+        let records: Vec<EventRecord> =
+            events.iter().enumerate().map(|(i, e)| EventRecord::new(e, 0, i as i64)).collect();
         for r in &records {
             writer.write(r).expect("write");
         }

@@ -44,7 +44,9 @@ impl Default for GeneratorConfig {
             sessions: 50,
             session_prefix: "session-".to_string(),
             seed: 0,
-            start_ms: DateTime::parse_from_rfc3339("2026-01-28T10:00:00+09:00").map(|t| t.timestamp_millis()).unwrap_or(0),
+            start_ms: DateTime::parse_from_rfc3339("2026-01-28T10:00:00+09:00")
+                .map(|t| t.timestamp_millis())
+                .unwrap_or(0),
             step_ms: 70,
             utc_offset: timestamp::kst(),
             poison_percent: 2.0,
@@ -127,7 +129,12 @@ impl EventGenerator {
             .map(|i| {
                 // Spread the learners over one step, so that their events interleave.
                 let phase = i64::try_from(i * config.step_ms / n).unwrap_or(0);
-                Session::new(format!("{}{}", config.session_prefix, i + 1), config.start_ms + phase, config.step_ms, &mut rng)
+                Session::new(
+                    format!("{}{}", config.session_prefix, i + 1),
+                    config.start_ms + phase,
+                    config.step_ms,
+                    &mut rng,
+                )
             })
             .collect();
         EventGenerator { config, rng, sessions, cursor: 0, seq: 0 }
@@ -153,7 +160,11 @@ impl EventGenerator {
 
         let (event_type, time_ms) = session.advance(rng);
         let format = pick_format(rng, self.config.epoch_millis_percent, self.config.local_time_percent);
-        let wire = WireEvent::new(session.id(), event_type.as_str(), timestamp::render(time_ms, format, self.config.utc_offset));
+        let wire = WireEvent::new(
+            session.id(),
+            event_type.as_str(),
+            timestamp::render(time_ms, format, self.config.utc_offset),
+        );
         let poison = rng.random_bool((self.config.poison_percent / 100.0).clamp(0.0, 1.0));
         let id = session.id().to_string();
         if poison {
@@ -161,7 +172,14 @@ impl EventGenerator {
             let pill = kind.make(&id, wire, rng);
             Event { seq, session: id, key: pill.key, value: pill.value, kind: EventKind::Poison(kind), time_ms }
         } else {
-            Event { seq, key: id.clone(), session: id, value: wire.to_bytes(), kind: EventKind::Valid(event_type), time_ms }
+            Event {
+                seq,
+                key: id.clone(),
+                session: id,
+                value: wire.to_bytes(),
+                kind: EventKind::Valid(event_type),
+                time_ms,
+            }
         }
     }
 }

@@ -175,7 +175,9 @@ mod tests {
                     PoisonKind::WrongType => {
                         let o = obj.expect("object");
                         assert_eq!(o.len(), 3);
-                        assert!(!o["sessionId"].is_string() || !o["eventType"].is_string() || o["timestamp"].is_boolean());
+                        assert!(
+                            !o["sessionId"].is_string() || !o["eventType"].is_string() || o["timestamp"].is_boolean()
+                        );
                     }
                     PoisonKind::UnknownEventType => assert_eq!(obj.expect("object")["eventType"], "SLEEPING"),
                     PoisonKind::LongSessionId => {

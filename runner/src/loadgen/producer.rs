@@ -45,7 +45,9 @@ impl KafkaSink {
             tokio::task::spawn_blocking(move || probe.client().fetch_metadata(Some(&probe_topic), METADATA_TIMEOUT))
                 .await
                 .context("the metadata probe panicked")?
-                .map_err(|e| anyhow!("cannot reach Kafka at {brokers} ({e}); start it with `scripts/stack up` or pass --brokers"))?;
+                .map_err(|e| {
+                    anyhow!("cannot reach Kafka at {brokers} ({e}); start it with `scripts/stack up` or pass --brokers")
+                })?;
         let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else {
             bail!("Kafka at {brokers} did not describe topic `{topic}`");
         };

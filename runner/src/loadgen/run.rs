@@ -47,7 +47,10 @@ pub struct LoadgenConfig {
 /// Where events go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkConfig {
-    Kafka { brokers: String, topic: String },
+    Kafka {
+        brokers: String,
+        topic: String,
+    },
     /// Raw values, one per line.
     File(PathBuf),
 }
@@ -104,7 +107,9 @@ pub async fn run_until(config: LoadgenConfig, shutdown: CancellationToken) -> an
     config.validate()?;
     let mut generator = EventGenerator::new(config.generator.clone());
     let mut sink = match &config.sink {
-        SinkConfig::Kafka { brokers, topic } => Sink::Kafka(KafkaSink::connect(brokers, topic, config.delivery_timeout).await?),
+        SinkConfig::Kafka { brokers, topic } => {
+            Sink::Kafka(KafkaSink::connect(brokers, topic, config.delivery_timeout).await?)
+        }
         SinkConfig::File(path) => Sink::File(FileSink::create(path)?),
     };
     let mut book = Book {
@@ -203,7 +208,9 @@ pub async fn run_until(config: LoadgenConfig, shutdown: CancellationToken) -> an
         interval_ms: config.interval_ms,
         clock_step_ms: generator_config.step_ms,
         start_time: DateTime::from_timestamp_millis(generator_config.start_ms)
-            .map(|t| t.with_timezone(&generator_config.utc_offset).to_rfc3339_opts(chrono::SecondsFormat::Millis, false))
+            .map(|t| {
+                t.with_timezone(&generator_config.utc_offset).to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+            })
             .unwrap_or_default(),
     };
     Ok(book.tally.finish(info, stopped_by, elapsed))
@@ -297,7 +304,8 @@ mod tests {
         config.generator.sessions = 10;
         config.generator.poison_percent = 10.0;
         let summary = run(config).await.expect("run");
-        let lines: Vec<String> = std::fs::read_to_string(&output).expect("output").lines().map(str::to_string).collect();
+        let lines: Vec<String> =
+            std::fs::read_to_string(&output).expect("output").lines().map(str::to_string).collect();
         let records = read_events(&events).expect("events");
         std::fs::remove_file(&output).ok();
         std::fs::remove_file(&events).ok();
@@ -311,7 +319,10 @@ mod tests {
             assert_eq!(lines[n], r.value);
         }
         assert_eq!(records.iter().filter(|r| r.poison.is_some()).count() as u64, summary.poison);
-        assert_eq!(summary.partitions[&0], crate::loadgen::PartitionRange { first_offset: 0, last_offset: 1_999, count: 2_000 });
+        assert_eq!(
+            summary.partitions[&0],
+            crate::loadgen::PartitionRange { first_offset: 0, last_offset: 1_999, count: 2_000 }
+        );
         assert_eq!(summary.sessions.len(), 10);
         assert!(summary.poison_kinds.values().all(|n| *n > 0), "{:?}", summary.poison_kinds);
     }

@@ -110,7 +110,15 @@ impl Session {
         let state = EventType::Focus;
         // Start somewhere inside a run so that sessions do not switch in lockstep.
         let remaining = rng.random_range(1..=*state.run_length().end());
-        Session { id, state, remaining, ticks: 0, origin_ms, step_ms: i64::try_from(step_ms.max(1)).unwrap_or(i64::MAX), last_ms: None }
+        Session {
+            id,
+            state,
+            remaining,
+            ticks: 0,
+            origin_ms,
+            step_ms: i64::try_from(step_ms.max(1)).unwrap_or(i64::MAX),
+            last_ms: None,
+        }
     }
 
     /// The session id, also the Kafka key.

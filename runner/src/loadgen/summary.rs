@@ -209,7 +209,8 @@ mod tests {
 
     #[test]
     fn counts_add_up_and_round_trip_through_json() {
-        let mut generator = EventGenerator::new(GeneratorConfig { sessions: 4, poison_percent: 20.0, ..GeneratorConfig::default() });
+        let mut generator =
+            EventGenerator::new(GeneratorConfig { sessions: 4, poison_percent: 20.0, ..GeneratorConfig::default() });
         let mut tally = Tally::new(generator.session_ids());
         for i in 0..1_000 {
             let e = generator.next_event();

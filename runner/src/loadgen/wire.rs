@@ -22,7 +22,11 @@ pub struct WireEvent {
 impl WireEvent {
     /// A well-formed event.
     pub fn new(session_id: &str, event_type: &str, timestamp: Value) -> WireEvent {
-        WireEvent { session_id: Some(Value::from(session_id)), event_type: Some(Value::from(event_type)), timestamp: Some(timestamp) }
+        WireEvent {
+            session_id: Some(Value::from(session_id)),
+            event_type: Some(Value::from(event_type)),
+            timestamp: Some(timestamp),
+        }
     }
 
     /// The bytes on the wire.

@@ -61,7 +61,13 @@ impl Partitions for worker::Shared {
         Ok(all.into_iter().filter(|(p, _)| partitions.contains(p)).collect())
     }
 
-    fn start(self: Arc<Self>, partition: i32, stored: Option<i64>, records: mpsc::Receiver<Routed>, control: PartitionControl) -> JoinHandle<()> {
+    fn start(
+        self: Arc<Self>,
+        partition: i32,
+        stored: Option<i64>,
+        records: mpsc::Receiver<Routed>,
+        control: PartitionControl,
+    ) -> JoinHandle<()> {
         self.runtime.spawn(worker::run(self.clone(), partition, stored, records, control))
     }
 }

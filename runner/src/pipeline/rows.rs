@@ -20,7 +20,12 @@ fn cell(value: Value<'_>) -> Cell {
 /// Everything `output` says about `batch`, as one write: rows for each
 /// planned table, a dead letter for each rejected record, and the
 /// partition's next offset.
-pub(super) fn batch_write<'a>(shared: &'a Shared, batch: &Batch, expected: Option<i64>, output: &ChainOutput) -> BatchWrite<'a> {
+pub(super) fn batch_write<'a>(
+    shared: &'a Shared,
+    batch: &Batch,
+    expected: Option<i64>,
+    output: &ChainOutput,
+) -> BatchWrite<'a> {
     let mut dead_letters = Vec::new();
     for (record, outcome) in batch.records.iter().zip(&output.records) {
         if let RecordOutcome::Rejected(rejection) = outcome {
@@ -51,7 +56,9 @@ pub(super) fn batch_write<'a>(shared: &'a Shared, batch: &Batch, expected: Optio
             let values: Vec<Cell> = row.values().map(cell).collect();
             match plan.bind(&values, source) {
                 Ok(cells) => bound.push(cells),
-                Err(e) => tracing::error!(table = %plan.table, error = %e, "row dropped: it does not fit the table plan"),
+                Err(e) => {
+                    tracing::error!(table = %plan.table, error = %e, "row dropped: it does not fit the table plan")
+                }
             }
         }
         if !bound.is_empty() {

@@ -33,7 +33,11 @@ pub enum Schema {
 /// was cancelled first), migrates if asked, loads every stage once (which
 /// checks the modules and their params), plans the tables and checks that
 /// they have the columns the plan writes.
-pub async fn prepare(pipeline: &Pipeline, schema: Schema, shutdown: &CancellationToken) -> anyhow::Result<Option<Prepared>> {
+pub async fn prepare(
+    pipeline: &Pipeline,
+    schema: Schema,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Prepared>> {
     let url = pipeline.database_url()?;
     let max_connections = u32::try_from(pipeline.config.sink.max_connections.get()).unwrap_or(u32::MAX);
     let mut wait = Duration::from_millis(500);

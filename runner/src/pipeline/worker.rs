@@ -84,7 +84,13 @@ impl Backoff {
     }
 }
 
-pub async fn run(shared: Arc<Shared>, partition: i32, stored: Option<i64>, mut records: mpsc::Receiver<Routed>, control: PartitionControl) {
+pub async fn run(
+    shared: Arc<Shared>,
+    partition: i32,
+    stored: Option<i64>,
+    mut records: mpsc::Receiver<Routed>,
+    control: PartitionControl,
+) {
     let Some(mut chain) = load_chain(&shared, partition, &control).await else {
         return;
     };
@@ -106,7 +112,9 @@ pub async fn run(shared: Arc<Shared>, partition: i32, stored: Option<i64>, mut r
         let mut backoff = Backoff::new(shared.max_backoff);
         loop {
             let p = &shared.prepared;
-            match sink::write_batch(&p.pool, &p.plans, &shared.pipeline.config.dead_letter.table, p.max_packet, &write).await {
+            match sink::write_batch(&p.pool, &p.plans, &shared.pipeline.config.dead_letter.table, p.max_packet, &write)
+                .await
+            {
                 Ok(()) => {
                     expected = Some(write.next);
                     control.committed(write.next);
@@ -131,7 +139,12 @@ pub async fn run(shared: Arc<Shared>, partition: i32, stored: Option<i64>, mut r
                     // COMMIT was lost with the connection. Either way the
                     // stored offset is the truth: continue from it.
                     let resume = stored.unwrap_or(first);
-                    tracing::warn!(partition, ?stored, resume, "offset fence: the stored offset moved; resuming from it");
+                    tracing::warn!(
+                        partition,
+                        ?stored,
+                        resume,
+                        "offset fence: the stored offset moved; resuming from it"
+                    );
                     expected = stored;
                     control.seek(&mut cursor, resume);
                     break;

@@ -11,13 +11,20 @@ use super::SinkError;
 const DUPLICATE_KEY: u16 = 1062;
 
 /// The stored next offset of one partition, if any.
-pub async fn load_offset(pool: &MySqlPool, pipeline: &str, topic: &str, partition: i32) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT next_offset FROM sluice_offsets WHERE pipeline = ? AND topic = ? AND kafka_partition = ?")
-        .bind(pipeline)
-        .bind(topic)
-        .bind(partition)
-        .fetch_optional(pool)
-        .await
+pub async fn load_offset(
+    pool: &MySqlPool,
+    pipeline: &str,
+    topic: &str,
+    partition: i32,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT next_offset FROM sluice_offsets WHERE pipeline = ? AND topic = ? AND kafka_partition = ?",
+    )
+    .bind(pipeline)
+    .bind(topic)
+    .bind(partition)
+    .fetch_optional(pool)
+    .await
 }
 
 /// The stored next offsets of a topic's partitions.
@@ -56,13 +63,15 @@ pub(super) async fn advance(
             if stored != Some(expected_offset) {
                 return Err(fenced(stored));
             }
-            sqlx::query("UPDATE sluice_offsets SET next_offset = ? WHERE pipeline = ? AND topic = ? AND kafka_partition = ?")
-                .bind(next)
-                .bind(pipeline)
-                .bind(topic)
-                .bind(partition)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "UPDATE sluice_offsets SET next_offset = ? WHERE pipeline = ? AND topic = ? AND kafka_partition = ?",
+            )
+            .bind(next)
+            .bind(pipeline)
+            .bind(topic)
+            .bind(partition)
+            .execute(&mut **tx)
+            .await?;
         }
         None => {
             let inserted = sqlx::query(

@@ -83,11 +83,17 @@ pub fn plan_tables(pipeline: &Pipeline, outputs: &[OutputColumns]) -> Result<Vec
     for (i, table) in pipeline.config.sink.tables.iter().enumerate() {
         let from = table.from.get_ref();
         let Some(output) = outputs.iter().find(|o| o.stage == from.stage.as_str() && o.output == from.output) else {
-            let declared: Vec<_> = outputs.iter().filter(|o| o.stage == from.stage.as_str()).map(|o| o.output.as_str()).collect();
+            let declared: Vec<_> =
+                outputs.iter().filter(|o| o.stage == from.stage.as_str()).map(|o| o.output.as_str()).collect();
             errors.push(FieldError::at(
                 table.from.span(),
                 format!("sink.tables[{i}].from"),
-                format!("stage {:?} declares no output {:?} (it declares: {})", from.stage.as_str(), from.output, if declared.is_empty() { "none".to_string() } else { declared.join(", ") }),
+                format!(
+                    "stage {:?} declares no output {:?} (it declares: {})",
+                    from.stage.as_str(),
+                    from.output,
+                    if declared.is_empty() { "none".to_string() } else { declared.join(", ") }
+                ),
             ));
             continue;
         };
@@ -124,9 +130,14 @@ pub fn plan_tables(pipeline: &Pipeline, outputs: &[OutputColumns]) -> Result<Vec
 
 /// Checks that every planned table and the dead-letter table exist with the
 /// columns the plan writes. Returns one message per problem.
-pub async fn verify_tables(pool: &MySqlPool, plans: &[TablePlan], dead_letter: &SqlIdent) -> Result<Vec<String>, sqlx::Error> {
+pub async fn verify_tables(
+    pool: &MySqlPool,
+    plans: &[TablePlan],
+    dead_letter: &SqlIdent,
+) -> Result<Vec<String>, sqlx::Error> {
     let mut problems = Vec::new();
-    let mut wanted: Vec<(&SqlIdent, Vec<&str>)> = plans.iter().map(|p| (&p.table, p.columns.iter().map(|(c, _)| c.as_str()).collect())).collect();
+    let mut wanted: Vec<(&SqlIdent, Vec<&str>)> =
+        plans.iter().map(|p| (&p.table, p.columns.iter().map(|(c, _)| c.as_str()).collect())).collect();
     wanted.push((dead_letter, super::write::DEAD_LETTER_COLUMNS.to_vec()));
     for (table, columns) in wanted {
         let have: BTreeSet<String> = sqlx::query_scalar::<_, String>(

@@ -32,7 +32,11 @@ pub fn error_number(error: &sqlx::Error) -> Option<u16> {
 /// nothing is lost while it waits.
 pub fn is_transient(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(_) => error_number(error).is_some_and(|n| TRANSIENT_CODES.contains(&n)),
         _ => false,
     }

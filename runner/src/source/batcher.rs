@@ -187,11 +187,15 @@ mod tests {
             (20i64..300).prop_flat_map(|len| {
                 (
                     Just(len),
-                    0..len,                      // the stored offset the worker starts from
-                    0usize..20,                  // re-deliveries before it
-                    1usize..40,                  // max_records
+                    0..len,     // the stored offset the worker starts from
+                    0usize..20, // re-deliveries before it
+                    1usize..40, // max_records
                     prop::collection::vec(
-                        (0usize..12, 0..len, 0usize..30).prop_map(|(after_batch, to, stale)| Seek { after_batch, to, stale }),
+                        (0usize..12, 0..len, 0usize..30).prop_map(|(after_batch, to, stale)| Seek {
+                            after_batch,
+                            to,
+                            stale,
+                        }),
                         0..4,
                     ),
                 )

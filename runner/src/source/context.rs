@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
-use rdkafka::ClientContext;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -107,7 +107,9 @@ impl SourceContext {
         let stopped: Vec<(i32, Worker)> = {
             let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
             match tpl {
-                Some(tpl) => self.partitions_of(tpl).into_iter().filter_map(|p| workers.remove(&p).map(|w| (p, w))).collect(),
+                Some(tpl) => {
+                    self.partitions_of(tpl).into_iter().filter_map(|p| workers.remove(&p).map(|w| (p, w))).collect()
+                }
                 None => workers.drain().collect(),
             }
         };
@@ -120,7 +122,10 @@ impl SourceContext {
             match waited {
                 Ok(Ok(())) => tracing::info!(partition, "partition released"),
                 Ok(Err(e)) => tracing::error!(partition, error = %e, "partition worker failed"),
-                Err(_) => tracing::warn!(partition, "partition worker still busy after {REVOKE_WAIT:?}; releasing anyway (the offset fence keeps its write out)"),
+                Err(_) => tracing::warn!(
+                    partition,
+                    "partition worker still busy after {REVOKE_WAIT:?}; releasing anyway (the offset fence keeps its write out)"
+                ),
             }
         }
     }

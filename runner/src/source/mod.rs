@@ -25,7 +25,6 @@ use tokio_util::sync::CancellationToken;
 pub use batcher::{BatchLimits, Cursor, Routed, next_batch};
 pub use poller::{Source, SourceError};
 
-
 /// What the source asks of the rest of the runner for each partition.
 pub trait Partitions: Send + Sync + 'static {
     /// The stored next offsets of `partitions` (blocking; called from the
@@ -36,7 +35,13 @@ pub trait Partitions: Send + Sync + 'static {
     /// Starts the worker of a newly assigned partition. `stored` is its
     /// stored next offset, if any. The worker ends when `records` closes or
     /// `control.stop` is cancelled, after finishing the batch in hand.
-    fn start(self: std::sync::Arc<Self>, partition: i32, stored: Option<i64>, records: mpsc::Receiver<Routed>, control: PartitionControl) -> JoinHandle<()>;
+    fn start(
+        self: std::sync::Arc<Self>,
+        partition: i32,
+        stored: Option<i64>,
+        records: mpsc::Receiver<Routed>,
+        control: PartitionControl,
+    ) -> JoinHandle<()>;
 }
 
 /// A worker's line back to the source.

@@ -77,8 +77,9 @@ impl Source {
             requests: requests_tx,
             channel_capacity: queue_records.max(1),
         };
-        let consumer: BaseConsumer<SourceContext> =
-            client.create_with_context(context).map_err(|source| SourceError::Create { brokers: brokers.clone(), source })?;
+        let consumer: BaseConsumer<SourceContext> = client
+            .create_with_context(context)
+            .map_err(|source| SourceError::Create { brokers: brokers.clone(), source })?;
         consumer.subscribe(&[&topic]).map_err(|source| SourceError::Subscribe { topic: topic.clone(), source })?;
         let thread = std::thread::Builder::new().name("sluice-poller".into()).spawn(move || {
             Poller { consumer, topic, requests: requests_rx, pending: HashMap::new() }.run(&shutdown);
@@ -223,12 +224,19 @@ impl Poller {
                     if self.pending.remove(&partition).is_some() {
                         self.set_paused(partition, false);
                     }
-                    if let Some(worker) =
-                        self.consumer.context().workers.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&partition)
+                    if let Some(worker) = self
+                        .consumer
+                        .context()
+                        .workers
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get_mut(&partition)
                     {
                         worker.epoch += 1;
                     }
-                    if let Err(e) = self.consumer.seek(&self.topic, partition, Offset::Offset(offset), Duration::from_secs(5)) {
+                    if let Err(e) =
+                        self.consumer.seek(&self.topic, partition, Offset::Offset(offset), Duration::from_secs(5))
+                    {
                         tracing::warn!(partition, offset, error = %e, "seek failed");
                     }
                 }

@@ -29,7 +29,7 @@ use super::engine::TransformEngine;
 use super::error::{StageFailure, TransformError};
 use super::isolate::{self, Abort, Policy};
 use super::limits::StageLimits;
-use super::output::{Column, OutputDecl, Outcome, RowRef, RowSet};
+use super::output::{Column, Outcome, OutputDecl, RowRef, RowSet};
 use super::reload::{self, Check};
 use super::stage::{ModuleSource, Stage};
 use crate::config::Pipeline;
@@ -50,7 +50,11 @@ pub struct ChainOptions {
 
 impl Default for ChainOptions {
     fn default() -> Self {
-        ChainOptions { broken_deploy_percent: 50, broken_deploy_min_records: 3, isolation_budget: Duration::from_secs(60) }
+        ChainOptions {
+            broken_deploy_percent: 50,
+            broken_deploy_min_records: 3,
+            isolation_budget: Duration::from_secs(60),
+        }
     }
 }
 
@@ -261,11 +265,9 @@ impl fmt::Display for BrokenWhy {
             BrokenWhy::TooManyFailing { failing, records, failure } => {
                 write!(f, "it fails on at least {failing} of {records} records (it {failure})")
             }
-            BrokenWhy::IsolationBudget { budget, failure } => write!(
-                f,
-                "finding the records it fails on took more than {} s (it {failure})",
-                budget.as_secs_f64()
-            ),
+            BrokenWhy::IsolationBudget { budget, failure } => {
+                write!(f, "finding the records it fails on took more than {} s (it {failure})", budget.as_secs_f64())
+            }
         }
     }
 }
@@ -333,7 +335,12 @@ impl Chain {
             let mut mine: Vec<OutputRows> = stage
                 .outputs()
                 .iter()
-                .map(|d| OutputRows { stage: name.clone(), output: d.name.clone(), columns: d.columns.clone(), sets: Vec::new() })
+                .map(|d| OutputRows {
+                    stage: name.clone(),
+                    output: d.name.clone(),
+                    columns: d.columns.clone(),
+                    sets: Vec::new(),
+                })
                 .collect();
             let mut report = StageReport {
                 stage: name.clone(),
@@ -384,8 +391,12 @@ impl Chain {
                             }
                             Outcome::Reject(reason) => {
                                 report.rejected += 1;
-                                rejected[i] =
-                                    Some(Box::new(Rejection { stage: name.clone(), stage_index: k, reason, failure: None }));
+                                rejected[i] = Some(Box::new(Rejection {
+                                    stage: name.clone(),
+                                    stage_index: k,
+                                    reason,
+                                    failure: None,
+                                }));
                             }
                         }
                     }

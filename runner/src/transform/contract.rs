@@ -110,11 +110,7 @@ fn kind_from_wit(kind: wit::ColumnKind) -> ColumnKind {
 /// payloads: the new values stay in one shared buffer, row sets keep the
 /// column buffers they came in. The error names the first thing that is
 /// wrong.
-pub(crate) fn output_from_wit(
-    out: wit::BatchOutput,
-    records: usize,
-    outputs: &[OutputDecl],
-) -> Result<Answer, String> {
+pub(crate) fn output_from_wit(out: wit::BatchOutput, records: usize, outputs: &[OutputDecl]) -> Result<Answer, String> {
     if out.verdicts.len() != records {
         return Err(format!("{} verdicts for a batch of {records} records", out.verdicts.len()));
     }
@@ -249,17 +245,12 @@ fn row_set(i: usize, set: wit::Rows, records: usize, outputs: &[OutputDecl]) -> 
                 ));
             }
             Some(_) => {}
-            None => return Err(format!("row set {i} of output \"{name}\": a null in column #{c}, which is not declared")),
+            None => {
+                return Err(format!("row set {i} of output \"{name}\": a null in column #{c}, which is not declared"));
+            }
         }
     }
-    Ok(RowSet {
-        output,
-        count,
-        sources: set.sources,
-        columns,
-        nulls,
-        dropped: Vec::new(),
-    })
+    Ok(RowSet { output, count, sources: set.sources, columns, nulls, dropped: Vec::new() })
 }
 
 #[cfg(test)]
@@ -368,10 +359,19 @@ mod tests {
         assert!(check(2, wit::Rows { output: 1, ..rows() }).contains("output #1, but the stage declared 1"));
         assert!(check(2, wit::Rows { sources: vec![0, 2], ..rows() }).contains("source record 2 in a batch of 2"));
         assert!(check(2, wit::Rows { sources: vec![0], ..rows() }).contains("2 rows but 1 sources"));
-        assert!(check(2, wit::Rows { columns: vec![text(&["a", "b"])], ..rows() }).contains("has 1 columns, the output declares 2"));
-        assert!(check(2, wit::Rows { nulls: vec![(0, 1)], ..rows() }).contains("null in column \"id\", which is not nullable"));
+        assert!(
+            check(2, wit::Rows { columns: vec![text(&["a", "b"])], ..rows() })
+                .contains("has 1 columns, the output declares 2")
+        );
+        assert!(
+            check(2, wit::Rows { nulls: vec![(0, 1)], ..rows() })
+                .contains("null in column \"id\", which is not nullable")
+        );
         assert!(check(2, wit::Rows { nulls: vec![(1, 2)], ..rows() }).contains("a null in row 2 of 2"));
-        let ints = wit::Rows { columns: vec![wit::ColumnValues::Int(vec![1, 2]), wit::ColumnValues::TimestampMs(vec![0, 5])], ..rows() };
+        let ints = wit::Rows {
+            columns: vec![wit::ColumnValues::Int(vec![1, 2]), wit::ColumnValues::TimestampMs(vec![0, 5])],
+            ..rows()
+        };
         assert!(check(2, ints).contains("int values in column \"id\" of kind text"));
         let short = wit::Rows { columns: vec![text(&["a"]), wit::ColumnValues::TimestampMs(vec![0, 5])], ..rows() };
         assert!(check(2, short).contains("1 values in column \"id\" for 2 rows"));
@@ -384,10 +384,16 @@ mod tests {
 
         let mut out = answer(vec![wit::Verdict::Replace, wit::Verdict::Keep], vec![]);
         out.replacement_lens = vec![2];
-        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "the replacement lengths add up to 2 bytes, the replacements are 3");
+        assert_eq!(
+            output_from_wit(out, 2, &decl()).unwrap_err(),
+            "the replacement lengths add up to 2 bytes, the replacements are 3"
+        );
         let mut out = answer(vec![wit::Verdict::Replace, wit::Verdict::Keep], vec![]);
         out.replacement_lens = vec![4];
-        assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "the replacement lengths add up to 4 bytes, the replacements are 3");
+        assert_eq!(
+            output_from_wit(out, 2, &decl()).unwrap_err(),
+            "the replacement lengths add up to 4 bytes, the replacements are 3"
+        );
         let mut out = answer(vec![wit::Verdict::Replace, wit::Verdict::Keep], vec![]);
         out.replacement_lens = vec![1, 2];
         assert_eq!(output_from_wit(out, 2, &decl()).unwrap_err(), "1 replace verdicts but 2 replacement lengths");
@@ -410,7 +416,8 @@ mod tests {
             wit::OutputDecl { name: "a".into(), columns: vec![] },
         ]));
         assert_eq!(twice.unwrap_err(), "output \"a\" is declared twice");
-        let cols = outputs_from_wit(info(vec![wit::OutputDecl { name: "a".into(), columns: vec![col("x"), col("x")] }]));
+        let cols =
+            outputs_from_wit(info(vec![wit::OutputDecl { name: "a".into(), columns: vec![col("x"), col("x")] }]));
         assert_eq!(cols.unwrap_err(), "output \"a\" declares column \"x\" twice");
     }
 }

@@ -104,8 +104,11 @@ impl TransformEngine {
         params: &toml::Table,
         limits: impl Into<StageLimits>,
     ) -> Result<Stage, TransformError> {
-        let (bytes, fingerprint) = super::reload::read_module(path)
-            .map_err(|source| TransformError::Read { stage: name.to_string(), path: path.to_path_buf(), source })?;
+        let (bytes, fingerprint) = super::reload::read_module(path).map_err(|source| TransformError::Read {
+            stage: name.to_string(),
+            path: path.to_path_buf(),
+            source,
+        })?;
         let source = ModuleSource { path: path.to_path_buf(), params: params.clone(), fingerprint };
         self.load_bytes(name, &bytes, source, limits.into())
     }
@@ -184,15 +187,18 @@ impl EngineGroup {
         if let Some(module) = cache.get(&hash).and_then(Weak::upgrade) {
             return Ok(module);
         }
-        let compile_err = |message: String| TransformError::Compile { stage: stage.to_string(), path: path.to_path_buf(), message };
+        let compile_err =
+            |message: String| TransformError::Compile { stage: stage.to_string(), path: path.to_path_buf(), message };
         if let Some(message) = not_a_component(bytes) {
             return Err(compile_err(message));
         }
         let started = std::time::Instant::now();
         let component = Component::new(&self.engine, bytes).map_err(|e| compile_err(format!("{e:#}")))?;
         let ty = component.component_type();
-        check_exports(ty.exports(&self.engine).map(|(name, _)| name)).map_err(|mismatch| {
-            TransformError::Contract { stage: stage.to_string(), path: path.to_path_buf(), mismatch }
+        check_exports(ty.exports(&self.engine).map(|(name, _)| name)).map_err(|mismatch| TransformError::Contract {
+            stage: stage.to_string(),
+            path: path.to_path_buf(),
+            mismatch,
         })?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| TransformError::Link {
             stage: stage.to_string(),
@@ -260,7 +266,8 @@ mod tests {
     #[test]
     fn garbage_is_a_compile_error_naming_the_stage() {
         let engine = TransformEngine::new().unwrap();
-        let source = ModuleSource { path: "x.wasm".into(), params: toml::Table::new(), fingerprint: Default::default() };
+        let source =
+            ModuleSource { path: "x.wasm".into(), params: toml::Table::new(), fingerprint: Default::default() };
         let err = engine.load_bytes("s", b"nope", source, StageLimits::default()).unwrap_err();
         assert!(err.to_string().starts_with("stage \"s\": x.wasm is not a usable WebAssembly component"), "{err}");
     }

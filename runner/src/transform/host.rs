@@ -315,7 +315,10 @@ impl tokio::io::AsyncWrite for Capture {
         std::task::Poll::Ready(Ok(buf.len()))
     }
 
-    fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -334,7 +337,8 @@ mod tests {
 
     #[test]
     fn finds_a_panic_message() {
-        let text = "hello\nthread '<unnamed>' panicked at src/lib.rs:12:9:\nboom: bad\nnote: run with `RUST_BACKTRACE=1`\n";
+        let text =
+            "hello\nthread '<unnamed>' panicked at src/lib.rs:12:9:\nboom: bad\nnote: run with `RUST_BACKTRACE=1`\n";
         assert_eq!(panic_message(text).as_deref(), Some("panicked at src/lib.rs:12:9: boom: bad"));
         assert_eq!(panic_message("panicked at x.rs:1:1:").as_deref(), Some("panicked at x.rs:1:1"));
         assert_eq!(panic_message("nothing to see"), None);

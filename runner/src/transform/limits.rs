@@ -25,7 +25,12 @@ pub struct StageLimits {
 
 impl From<Limits> for StageLimits {
     fn from(l: Limits) -> Self {
-        StageLimits { memory_mb: l.memory_mb.get(), time_ms: l.time_ms.get(), stack_kb: l.stack_kb.get(), log_kb: l.log_kb.get() }
+        StageLimits {
+            memory_mb: l.memory_mb.get(),
+            time_ms: l.time_ms.get(),
+            stack_kb: l.stack_kb.get(),
+            log_kb: l.log_kb.get(),
+        }
     }
 }
 

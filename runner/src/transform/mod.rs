@@ -43,8 +43,8 @@ mod stage;
 
 pub use batch::{Batch, Record};
 pub use chain::{
-    BrokenWhy, Chain, ChainFailure, ChainOptions, ChainOutput, ChainSpec, OutputRows, RecordOutcome, Rejection, ReloadReport,
-    StageReport, StageSpec,
+    BrokenWhy, Chain, ChainFailure, ChainOptions, ChainOutput, ChainSpec, OutputRows, RecordOutcome, Rejection,
+    ReloadReport, StageReport, StageSpec,
 };
 pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION, ContractMismatch, check_exports};
 pub use engine::{EPOCH_TICK, TransformEngine};

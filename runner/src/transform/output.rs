@@ -118,8 +118,14 @@ pub(crate) enum ColumnData {
     Int(Vec<i64>),
     Float(Vec<f64>),
     /// Row `r`'s text is `data[span(ends, r)]`, on char boundaries.
-    Text { data: String, ends: Vec<u32> },
-    Bytes { data: Vec<u8>, ends: Vec<u32> },
+    Text {
+        data: String,
+        ends: Vec<u32>,
+    },
+    Bytes {
+        data: Vec<u8>,
+        ends: Vec<u32>,
+    },
     TimestampMs(Vec<i64>),
 }
 

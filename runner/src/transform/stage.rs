@@ -88,8 +88,8 @@ impl Stage {
         source: ModuleSource,
         limits: StageLimits,
     ) -> Result<Stage, TransformError> {
-        let params_json =
-            params_json(&source.params).map_err(|message| TransformError::Params { stage: name.to_string(), message })?;
+        let params_json = params_json(&source.params)
+            .map_err(|message| TransformError::Params { stage: name.to_string(), message })?;
         let mut stage = Stage {
             name: name.into(),
             module,

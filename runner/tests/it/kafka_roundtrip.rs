@@ -22,7 +22,8 @@ fn classify(value: &[u8], offset: chrono::FixedOffset) -> Result<EventType, Pois
     let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(value) else {
         return Err(PoisonKind::MalformedJson);
     };
-    let (Some(id), Some(event_type), Some(ts)) = (obj.get("sessionId"), obj.get("eventType"), obj.get("timestamp")) else {
+    let (Some(id), Some(event_type), Some(ts)) = (obj.get("sessionId"), obj.get("eventType"), obj.get("timestamp"))
+    else {
         return Err(PoisonKind::MissingField);
     };
     let (Some(id), Some(event_type)) = (id.as_str(), event_type.as_str()) else {
@@ -66,7 +67,12 @@ async fn every_event_arrives_keyed_and_in_order_per_learner() {
 
     // The summary: everything delivered, every poison kind among it.
     assert_eq!(summary.stopped_by, StopReason::Count);
-    assert_eq!((summary.attempted, summary.sent, summary.failed), (EVENTS, EVENTS, 0), "failures: {:?}", summary.failures);
+    assert_eq!(
+        (summary.attempted, summary.sent, summary.failed),
+        (EVENTS, EVENTS, 0),
+        "failures: {:?}",
+        summary.failures
+    );
     assert_eq!(summary.valid + summary.poison, EVENTS);
     assert_eq!(summary.sessions.len(), SESSIONS);
     for (kind, n) in &summary.poison_kinds {
@@ -105,7 +111,11 @@ async fn every_event_arrives_keyed_and_in_order_per_learner() {
     assert!(per_partition.len() > 1, "20 learners all on one partition: {per_partition:?}");
     for (partition, (first, last, count)) in &per_partition {
         let range = summary.partitions[partition];
-        assert_eq!((range.first_offset, range.last_offset, range.count), (*first, *last, *count), "partition {partition}");
+        assert_eq!(
+            (range.first_offset, range.last_offset, range.count),
+            (*first, *last, *count),
+            "partition {partition}"
+        );
         assert_eq!(watermarks[partition], last + 1, "partition {partition} holds more than was sent");
     }
     assert_eq!(summary.partitions.len(), per_partition.len());
@@ -120,7 +130,11 @@ async fn every_event_arrives_keyed_and_in_order_per_learner() {
         let partitions: BTreeSet<i32> = messages.iter().map(|m| m.partition).collect();
         assert_eq!(partitions.len(), 1, "key {} on partitions {partitions:?}", String::from_utf8_lossy(key));
         let seqs: Vec<u64> = messages.iter().map(|m| by_position[&(m.partition, m.offset)].seq).collect();
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "key {}: offsets out of send order", String::from_utf8_lossy(key));
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "key {}: offsets out of send order",
+            String::from_utf8_lossy(key)
+        );
     }
 
     // Per learner, valid events' times strictly increase in offset order.
@@ -165,7 +179,8 @@ async fn every_event_arrives_keyed_and_in_order_per_learner() {
     for (id, s) in &summary.sessions {
         let (valid, poison, by_type) = &sessions[id];
         assert_eq!((s.valid, s.poison), (*valid, *poison), "{id}");
-        let nonzero: BTreeMap<EventType, u64> = s.event_types.iter().filter(|(_, n)| **n > 0).map(|(t, n)| (*t, *n)).collect();
+        let nonzero: BTreeMap<EventType, u64> =
+            s.event_types.iter().filter(|(_, n)| **n > 0).map(|(t, n)| (*t, *n)).collect();
         assert_eq!(&nonzero, by_type, "{id}");
     }
 

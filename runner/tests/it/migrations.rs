@@ -64,10 +64,23 @@ async fn migrations_create_the_contract_tables_with_their_keys() {
     ] {
         assert!(has(&stats, name, ty), "study_stats.{name} {ty} missing: {stats:?}");
     }
-    assert_eq!(unique_keys(&pool, "study_stats").await, vec![("PRIMARY".into(), "session_id,bucket_start,event_type".into())]);
+    assert_eq!(
+        unique_keys(&pool, "study_stats").await,
+        vec![("PRIMARY".into(), "session_id,bucket_start,event_type".into())]
+    );
 
     let dead = columns(&pool, "dead_letter").await;
-    for name in ["id", "stage", "reason", "topic", "kafka_partition", "kafka_offset", "record_key", "record_value", "created_at"] {
+    for name in [
+        "id",
+        "stage",
+        "reason",
+        "topic",
+        "kafka_partition",
+        "kafka_offset",
+        "record_key",
+        "record_value",
+        "created_at",
+    ] {
         assert!(dead.iter().any(|(n, _, _)| n == name), "dead_letter.{name} missing: {dead:?}");
     }
     assert!(has(&dead, "record_value", "longblob"), "raw bytes: {dead:?}");
@@ -86,11 +99,16 @@ async fn migrations_create_the_contract_tables_with_their_keys() {
 #[tokio::test]
 async fn processes_starting_together_migrate_once_without_errors() {
     let (url, pool) = fresh_database("migrate_race").await;
-    let pools: Vec<_> = futures::future::join_all((0..4).map(|_| sluice::db::connect(&url, 1))).await.into_iter().map(|p| p.expect("connect")).collect();
+    let pools: Vec<_> = futures::future::join_all((0..4).map(|_| sluice::db::connect(&url, 1)))
+        .await
+        .into_iter()
+        .map(|p| p.expect("connect"))
+        .collect();
     let results = futures::future::join_all(pools.iter().map(sluice::db::migrate)).await;
     for result in results {
         result.expect("every concurrent migrate succeeds");
     }
-    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&pool).await.expect("count");
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&pool).await.expect("count");
     assert_eq!(applied, i64::try_from(sluice::db::MIGRATOR.iter().count()).expect("count"));
 }

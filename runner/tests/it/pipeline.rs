@@ -15,11 +15,15 @@ use sluice::loadgen::{self, EventRecord};
 
 use crate::helpers::db::fresh_database;
 use crate::helpers::kafka::{TestTopic, consume_all, fresh_topic};
-use crate::helpers::sluice::{Load, Sluice, produce, assert_exact, expected_offsets, wait_for_offsets, write_pipeline, write_pipeline_with_dead_letter_topic, write_pipeline_with_stage};
+use crate::helpers::sluice::{
+    Load, Sluice, assert_exact, expected_offsets, produce, wait_for_offsets, write_pipeline,
+    write_pipeline_with_dead_letter_topic, write_pipeline_with_stage,
+};
 
 /// Kafka's committed offsets of `group` (the secondary copy lag tools read).
 fn committed(brokers: &str, group: &str, topic: &str, partitions: &[i32]) -> BTreeMap<i32, i64> {
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).set("group.id", group).create().expect("consumer");
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", brokers).set("group.id", group).create().expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in partitions {
         tpl.add_partition(topic, *p);
@@ -28,7 +32,15 @@ fn committed(brokers: &str, group: &str, topic: &str, partitions: &[i32]) -> BTr
     committed
         .elements()
         .iter()
-        .map(|e| (e.partition(), match e.offset() { Offset::Offset(o) => o, _ => -1 }))
+        .map(|e| {
+            (
+                e.partition(),
+                match e.offset() {
+                    Offset::Offset(o) => o,
+                    _ => -1,
+                },
+            )
+        })
         .collect()
 }
 
@@ -63,7 +75,14 @@ impl Run {
 async fn end_to_end_exactly_once_with_poison_pills_and_zero_lag() {
     let mut run = Run::new("e2e").await;
     let mut sluice = run.sluice();
-    let events = produce(Load { count: 4000, sessions: 25, interval_ms: 0, seed: 11, ..Load::to(&run.topic, run.dir.path().join("events.jsonl")) }).await;
+    let events = produce(Load {
+        count: 4000,
+        sessions: 25,
+        interval_ms: 0,
+        seed: 11,
+        ..Load::to(&run.topic, run.dir.path().join("events.jsonl"))
+    })
+    .await;
     let kinds: std::collections::BTreeSet<_> = events.iter().filter_map(|e| e.poison).collect();
     assert_eq!(kinds.len(), 7, "every kind of poison pill was sent: {kinds:?}");
     let expected = expected_offsets(&events);
@@ -78,7 +97,10 @@ async fn end_to_end_exactly_once_with_poison_pills_and_zero_lag() {
         if kafka == expected {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "consumer lag not zero: committed {kafka:?}, log end {expected:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "consumer lag not zero: committed {kafka:?}, log end {expected:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let status = sluice.terminate();
@@ -92,10 +114,13 @@ async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_res
     // Dead letters also go to a topic of their own here.
     let dlq = fresh_topic("pill0-dlq", 1).await;
     run.config = write_pipeline_with_dead_letter_topic(run.dir.path(), Some(&dlq.name));
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &run.topic.brokers).create().expect("producer");
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", &run.topic.brokers).create().expect("producer");
     let topic = run.topic.name.clone();
     let mut events = Vec::new();
-    let valid = |p: i32, i: i64| format!(r#"{{"sessionId":"learner-{p}","eventType":"FOCUS","timestamp":"2026-01-28T10:00:{i:02}.000+09:00"}}"#);
+    let valid = |p: i32, i: i64| {
+        format!(r#"{{"sessionId":"learner-{p}","eventType":"FOCUS","timestamp":"2026-01-28T10:00:{i:02}.000+09:00"}}"#)
+    };
     // Offset 0 of every partition is a poison pill.
     for partition in 0..3 {
         let pill = send(&producer, &topic, partition, "{\"sessionId\": \"broken", None).await;
@@ -104,11 +129,20 @@ async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_res
     }
     for partition in 0..3 {
         for i in 0..5 {
-            events.push(send(&producer, &topic, partition, &valid(partition, i), Some(format!("learner-{partition}"))).await);
+            events.push(
+                send(&producer, &topic, partition, &valid(partition, i), Some(format!("learner-{partition}"))).await,
+            );
         }
     }
     let mut sluice = run.sluice();
-    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
+    wait_for_offsets(
+        &run.pool,
+        &run.topic.name,
+        &expected_offsets(&events),
+        Duration::from_secs(60),
+        &mut [&mut sluice],
+    )
+    .await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(sluice.terminate().success());
 
@@ -116,18 +150,32 @@ async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_res
     for partition in 0..3 {
         events.push(send(&producer, &topic, partition, "", None).await);
         for i in 5..8 {
-            events.push(send(&producer, &topic, partition, &valid(partition, i), Some(format!("learner-{partition}"))).await);
+            events.push(
+                send(&producer, &topic, partition, &valid(partition, i), Some(format!("learner-{partition}"))).await,
+            );
         }
     }
     let mut sluice = run.sluice();
-    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
+    wait_for_offsets(
+        &run.pool,
+        &run.topic.name,
+        &expected_offsets(&events),
+        Duration::from_secs(60),
+        &mut [&mut sluice],
+    )
+    .await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(sluice.terminate().success());
 
     // The dead-letter topic holds each pill's original value, once.
-    let pills: Vec<Vec<u8>> = events.iter().filter(|e| e.poison.is_some()).map(|e| e.value.as_bytes().to_vec()).collect();
+    let pills: Vec<Vec<u8>> =
+        events.iter().filter(|e| e.poison.is_some()).map(|e| e.value.as_bytes().to_vec()).collect();
     let (copies, log_end) = consume_all(&dlq.brokers, &dlq.name, pills.len(), Duration::from_secs(30)).await;
-    assert_eq!(log_end.values().sum::<i64>(), i64::try_from(pills.len()).expect("count"), "no extra copies on the dead-letter topic");
+    assert_eq!(
+        log_end.values().sum::<i64>(),
+        i64::try_from(pills.len()).expect("count"),
+        "no extra copies on the dead-letter topic"
+    );
     let mut got: Vec<Vec<u8>> = copies.into_iter().map(|r| r.value).collect();
     let mut want = pills;
     got.sort();
@@ -139,7 +187,13 @@ async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_res
 
 /// Sends `value` to `partition`; `session` names the learner of a valid
 /// event, `None` marks a poison pill.
-async fn send(producer: &FutureProducer, topic: &str, partition: i32, value: &str, session: Option<String>) -> EventRecord {
+async fn send(
+    producer: &FutureProducer,
+    topic: &str,
+    partition: i32,
+    value: &str,
+    session: Option<String>,
+) -> EventRecord {
     let key = format!("p{partition}");
     let delivery = producer
         .send(FutureRecord::to(topic).partition(partition).key(&key).payload(value), Duration::from_secs(10))
@@ -183,7 +237,14 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     }
     let events = producing.await.expect("producer task");
     let mut sluice = run.sluice();
-    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(180), &mut [&mut sluice]).await;
+    wait_for_offsets(
+        &run.pool,
+        &run.topic.name,
+        &expected_offsets(&events),
+        Duration::from_secs(180),
+        &mut [&mut sluice],
+    )
+    .await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(sluice.terminate().success());
     run.topic.delete().await;
@@ -202,7 +263,8 @@ async fn two_processes_in_one_group_survive_one_dying() {
         ..Load::to(&run.topic, run.dir.path().join("events.jsonl"))
     }));
     // Both share the partitions for a while, then one dies mid-run.
-    let assignments = |s: &Sluice| std::fs::read_to_string(&s.log).unwrap_or_default().matches("partitions assigned").count();
+    let assignments =
+        |s: &Sluice| std::fs::read_to_string(&s.log).unwrap_or_default().matches("partitions assigned").count();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while assignments(&first) == 0 || assignments(&second) == 0 {
         first.assert_running();
@@ -216,11 +278,22 @@ async fn two_processes_in_one_group_survive_one_dying() {
     // The survivor is given the dead one's partitions.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while assignments(&second) == before {
-        assert!(tokio::time::Instant::now() < deadline, "no rebalance after the kill:\n{}", crate::helpers::sluice::tail(&second.log));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no rebalance after the kill:\n{}",
+            crate::helpers::sluice::tail(&second.log)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let events = producing.await.expect("producer task");
-    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(180), &mut [&mut second]).await;
+    wait_for_offsets(
+        &run.pool,
+        &run.topic.name,
+        &expected_offsets(&events),
+        Duration::from_secs(180),
+        &mut [&mut second],
+    )
+    .await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(second.terminate().success());
     run.topic.delete().await;
@@ -235,7 +308,14 @@ async fn a_broken_stage_pauses_the_partitions_instead_of_dead_lettering_everythi
         "[[transforms]]\nname = \"gate\"\nmodule = \"{modules}/misbehave.wasm\"\n[transforms.params]\nmode = \"error\"",
     );
     let mut sluice = run.sluice();
-    let events = produce(Load { count: 600, sessions: 6, interval_ms: 0, seed: 21, ..Load::to(&run.topic, run.dir.path().join("events.jsonl")) }).await;
+    let events = produce(Load {
+        count: 600,
+        sessions: 6,
+        interval_ms: 0,
+        seed: 21,
+        ..Load::to(&run.topic, run.dir.path().join("events.jsonl"))
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     sluice.assert_running();
     let written: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM study_log) + (SELECT COUNT(*) FROM dead_letter) + (SELECT COUNT(*) FROM sluice_offsets)")
@@ -244,7 +324,11 @@ async fn a_broken_stage_pauses_the_partitions_instead_of_dead_lettering_everythi
         .expect("count");
     assert_eq!(written, 0, "a broken stage writes nothing: no rows, no dead letters, no offsets");
     let log = std::fs::read_to_string(&sluice.log).unwrap_or_default();
-    assert!(log.contains("stage broken"), "the broken stage is reported:\n{}", crate::helpers::sluice::tail(&sluice.log));
+    assert!(
+        log.contains("stage broken"),
+        "the broken stage is reported:\n{}",
+        crate::helpers::sluice::tail(&sluice.log)
+    );
     assert!(sluice.terminate().success(), "a partition waiting out a broken stage still shuts down cleanly");
 
     // The fixed deploy processes everything that waited, exactly once.
@@ -253,7 +337,14 @@ async fn a_broken_stage_pauses_the_partitions_instead_of_dead_lettering_everythi
         "[[transforms]]\nname = \"gate\"\nmodule = \"{modules}/misbehave.wasm\"\n[transforms.params]\nmode = \"ok\"",
     );
     let mut sluice = run.sluice();
-    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
+    wait_for_offsets(
+        &run.pool,
+        &run.topic.name,
+        &expected_offsets(&events),
+        Duration::from_secs(60),
+        &mut [&mut sluice],
+    )
+    .await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(sluice.terminate().success());
     run.topic.delete().await;
@@ -263,7 +354,8 @@ async fn a_broken_stage_pauses_the_partitions_instead_of_dead_lettering_everythi
 async fn a_module_replaced_by_a_broken_file_keeps_the_running_one() {
     let mut run = Run::new("reload").await;
     let module = run.dir.path().join("validate.wasm");
-    std::fs::copy(crate::helpers::sluice::repo_root().join("target/transforms/validate.wasm"), &module).expect("copy the module");
+    std::fs::copy(crate::helpers::sluice::repo_root().join("target/transforms/validate.wasm"), &module)
+        .expect("copy the module");
     let text = std::fs::read_to_string(&run.config).expect("read").replacen(
         &format!("{}/validate.wasm", crate::helpers::sluice::repo_root().join("target/transforms").display()),
         &module.display().to_string(),
@@ -271,18 +363,52 @@ async fn a_module_replaced_by_a_broken_file_keeps_the_running_one() {
     );
     std::fs::write(&run.config, text).expect("write");
     let mut sluice = run.sluice();
-    let mut events = produce(Load { count: 500, sessions: 5, interval_ms: 0, seed: 31, ..Load::to(&run.topic, run.dir.path().join("first.jsonl")) }).await;
-    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
+    let mut events = produce(Load {
+        count: 500,
+        sessions: 5,
+        interval_ms: 0,
+        seed: 31,
+        ..Load::to(&run.topic, run.dir.path().join("first.jsonl"))
+    })
+    .await;
+    wait_for_offsets(
+        &run.pool,
+        &run.topic.name,
+        &expected_offsets(&events),
+        Duration::from_secs(60),
+        &mut [&mut sluice],
+    )
+    .await;
 
     // A deploy that is not a component at all, dropped in place (renamed, as a deploy should be).
     let staged = run.dir.path().join("validate.wasm.new");
     std::fs::write(&staged, b"not a wasm component").expect("write");
     std::fs::rename(&staged, &module).expect("rename");
-    events.extend(produce(Load { count: 500, sessions: 5, interval_ms: 0, seed: 32, ..Load::to(&run.topic, run.dir.path().join("second.jsonl")) }).await);
-    wait_for_offsets(&run.pool, &run.topic.name, &expected_offsets(&events), Duration::from_secs(60), &mut [&mut sluice]).await;
+    events.extend(
+        produce(Load {
+            count: 500,
+            sessions: 5,
+            interval_ms: 0,
+            seed: 32,
+            ..Load::to(&run.topic, run.dir.path().join("second.jsonl"))
+        })
+        .await,
+    );
+    wait_for_offsets(
+        &run.pool,
+        &run.topic.name,
+        &expected_offsets(&events),
+        Duration::from_secs(60),
+        &mut [&mut sluice],
+    )
+    .await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     let log = std::fs::read_to_string(&sluice.log).unwrap_or_default();
-    assert!(log.contains("kept the running module"), "the refused module is reported:\n{}", crate::helpers::sluice::tail(&sluice.log));
+    assert!(
+        log.contains("kept the running module"),
+        "the refused module is reported:\n{}",
+        crate::helpers::sluice::tail(&sluice.log)
+    );
     assert!(sluice.terminate().success());
     run.topic.delete().await;
 }
@@ -307,10 +433,11 @@ async fn check_finds_missing_tables_columns_and_refused_params_without_consuming
 
     let (ok, out) = check(&config, &url);
     assert!(!ok && out.contains("table study_log does not exist"), "an unmigrated database fails the check:\n{out}");
-    let tables: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
-        .fetch_one(&pool)
-        .await
-        .expect("count tables");
+    let tables: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+            .fetch_one(&pool)
+            .await
+            .expect("count tables");
     assert_eq!(tables, 0, "check changes nothing");
 
     sluice::db::migrate(&pool).await.expect("migrate");
@@ -321,7 +448,8 @@ async fn check_finds_missing_tables_columns_and_refused_params_without_consuming
     let (ok, out) = check(&config, &url);
     assert!(!ok && out.contains("table study_log has no column event_type"), "{out}");
 
-    let text = std::fs::read_to_string(&config).expect("read").replace("local_offset = \"+09:00\"", "local_offset = \"nine\"");
+    let text =
+        std::fs::read_to_string(&config).expect("read").replace("local_offset = \"+09:00\"", "local_offset = \"nine\"");
     std::fs::write(&config, text).expect("write");
     let (ok, out) = check(&config, &url);
     assert!(!ok && out.contains("local_offset"), "a module refusing its params fails the check:\n{out}");

@@ -16,8 +16,8 @@ use std::sync::{Mutex, OnceLock};
 
 use sluice::loadgen::{EventGenerator, GeneratorConfig};
 use sluice::transform::{
-    Batch, BrokenWhy, Chain, ChainFailure, ChainOptions, RecordOutcome, Stage, StageFailure, StageLimits,
-    StageOutput, TransformEngine, TransformError, Value, Verdict, params_json,
+    Batch, BrokenWhy, Chain, ChainFailure, ChainOptions, RecordOutcome, Stage, StageFailure, StageLimits, StageOutput,
+    TransformEngine, TransformError, Value, Verdict, params_json,
 };
 use sluice_transform::testing::Runtime;
 
@@ -40,8 +40,12 @@ fn engine() -> &'static TransformEngine {
     let engine = ENGINE.get_or_init(|| TransformEngine::new().expect("engine"));
     KEEP.get_or_init(|| {
         Mutex::new(vec![
-            engine.load_stage("keep", &module("misbehave"), &toml::Table::new(), StageLimits::default()).expect("misbehave"),
-            engine.load_stage("keep", &module("validate"), &validate_params(), StageLimits::default()).expect("validate"),
+            engine
+                .load_stage("keep", &module("misbehave"), &toml::Table::new(), StageLimits::default())
+                .expect("misbehave"),
+            engine
+                .load_stage("keep", &module("validate"), &validate_params(), StageLimits::default())
+                .expect("validate"),
             engine.load_stage("keep", &module("stats"), &toml::Table::new(), StageLimits::default()).expect("stats"),
         ])
     });
@@ -87,7 +91,11 @@ fn batch_of(values: &[&str]) -> Batch {
 }
 
 fn good_event(i: usize) -> String {
-    format!(r#"{{"sessionId":"session-{}","eventType":"FOCUS","timestamp":"2026-01-28T10:15:{:02}.120+09:00"}}"#, i % 5, i % 60)
+    format!(
+        r#"{{"sessionId":"session-{}","eventType":"FOCUS","timestamp":"2026-01-28T10:15:{:02}.120+09:00"}}"#,
+        i % 5,
+        i % 60
+    )
 }
 
 fn good_batch(n: usize) -> Batch {
@@ -97,7 +105,8 @@ fn good_batch(n: usize) -> Batch {
 
 /// The same engine still runs a real stage correctly.
 fn engine_still_works() {
-    let mut v = engine().load_stage("validate", &module("validate"), &validate_params(), StageLimits::default()).expect("load");
+    let mut v =
+        engine().load_stage("validate", &module("validate"), &validate_params(), StageLimits::default()).expect("load");
     let out = v.process(&good_batch(10)).expect("process");
     assert_eq!(out.verdicts.len(), 10);
     assert!(out.verdicts.iter().all(|v| matches!(v, Verdict::Replace(_))));
@@ -323,7 +332,11 @@ fn one_poison_pill_in_a_hundred_is_isolated() {
 fn a_stage_that_always_traps_is_a_broken_deploy() {
     let mut c = chain(vec![misbehave("trap", tight()).expect("load")]);
     match c.run(&good_batch(40)) {
-        Err(ChainFailure::BrokenDeploy { stage, failure: StageFailure::Trap(_), why: BrokenWhy::TooManyFailing { failing, records: 40, .. } }) => {
+        Err(ChainFailure::BrokenDeploy {
+            stage,
+            failure: StageFailure::Trap(_),
+            why: BrokenWhy::TooManyFailing { failing, records: 40, .. },
+        }) => {
             assert_eq!(stage, "misbehave");
             assert!(failing > 20, "{failing}");
         }
@@ -362,15 +375,22 @@ fn a_batch_too_big_for_the_memory_limit_is_split_without_dead_letters() {
 fn a_guest_error_or_a_contract_breach_is_a_broken_deploy_at_once() {
     let mut c = chain(vec![misbehave("error", tight()).expect("load")]);
     let err = c.run(&good_batch(10)).expect_err("broken");
-    assert!(matches!(&err, ChainFailure::BrokenDeploy { why: BrokenWhy::Module(StageFailure::GuestError(_)), .. }), "{err:?}");
+    assert!(
+        matches!(&err, ChainFailure::BrokenDeploy { why: BrokenWhy::Module(StageFailure::GuestError(_)), .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("returned an error: misbehave: mode error fails every batch"), "{err}");
     let mut c = chain(vec![misbehave("wrong-count", tight()).expect("load")]);
-    assert!(matches!(c.run(&good_batch(10)), Err(ChainFailure::BrokenDeploy { failure: StageFailure::Contract(_), .. })));
+    assert!(matches!(
+        c.run(&good_batch(10)),
+        Err(ChainFailure::BrokenDeploy { failure: StageFailure::Contract(_), .. })
+    ));
 }
 
 #[test]
 fn rows_of_records_rejected_later_are_dropped_and_aggregates_kept() {
-    let validate = engine().load_stage("validate", &module("validate"), &validate_params(), StageLimits::default()).expect("v");
+    let validate =
+        engine().load_stage("validate", &module("validate"), &validate_params(), StageLimits::default()).expect("v");
     let stats = engine().load_stage("stats", &module("stats"), &toml::Table::new(), StageLimits::default()).expect("s");
     let params = table("mode = \"trap-on\"\nneedle = \"session-3\"");
     let picky = engine().load_stage("picky", &module("misbehave"), &params, tight()).expect("p");
@@ -503,11 +523,8 @@ fn from_native(out: sluice_transform::BatchOutput) -> (Vec<V>, Vec<R>) {
 fn native_batch(batch: &Batch) -> sluice_transform::OwnedBatch {
     let mut b = sluice_transform::OwnedBatch::new(batch.topic.clone(), batch.partition);
     for r in &batch.records {
-        let headers: Vec<sluice_transform::Header> = r
-            .headers
-            .iter()
-            .map(|(k, v)| sluice_transform::Header { key: k.clone(), value: v.clone() })
-            .collect();
+        let headers: Vec<sluice_transform::Header> =
+            r.headers.iter().map(|(k, v)| sluice_transform::Header { key: k.clone(), value: v.clone() }).collect();
         b.push_record(r.offset, r.timestamp, r.key.as_deref(), &r.value, &headers);
     }
     b
@@ -540,7 +557,8 @@ fn validate_and_stats_give_the_same_answers_in_wasm_and_natively() {
     let batch = generated(1000);
     let params = params_json(&validate_params()).expect("json");
 
-    let mut wasm = engine().load_stage("validate", &module("validate"), &validate_params(), StageLimits::default()).expect("v");
+    let mut wasm =
+        engine().load_stage("validate", &module("validate"), &validate_params(), StageLimits::default()).expect("v");
     let mut native = Runtime::<validate::Validate>::new("validate");
     native.init(&params).expect("native init");
     let (wv, wr) = from_host(wasm.process(&batch).expect("wasm"));
@@ -557,7 +575,8 @@ fn validate_and_stats_give_the_same_answers_in_wasm_and_natively() {
             kept.records.push(sluice::transform::Record { value: value.clone(), ..r.clone() });
         }
     }
-    let mut wasm = engine().load_stage("stats", &module("stats"), &toml::Table::new(), StageLimits::default()).expect("s");
+    let mut wasm =
+        engine().load_stage("stats", &module("stats"), &toml::Table::new(), StageLimits::default()).expect("s");
     let mut native = Runtime::<stats::Stats>::new("stats");
     native.init("{}").expect("native init");
     let (wv, wr) = from_host(wasm.process(&kept).expect("wasm"));

@@ -18,11 +18,22 @@ fn seed_pipeline(url: &str) -> Pipeline {
 fn seed_outputs() -> Vec<OutputColumns> {
     let cols = |c: &[&str]| c.iter().map(|s| s.to_string()).collect();
     vec![
-        OutputColumns { stage: "validate".into(), output: "study_log".into(), columns: cols(&["session_id", "event_type", "event_time"]) },
+        OutputColumns {
+            stage: "validate".into(),
+            output: "study_log".into(),
+            columns: cols(&["session_id", "event_type", "event_time"]),
+        },
         OutputColumns {
             stage: "stats".into(),
             output: "stats".into(),
-            columns: cols(&["session_id", "bucket_start", "event_type", "event_count", "first_event_at", "last_event_at"]),
+            columns: cols(&[
+                "session_id",
+                "bucket_start",
+                "event_type",
+                "event_count",
+                "first_event_at",
+                "last_event_at",
+            ]),
         },
     ]
 }
@@ -33,10 +44,19 @@ fn ms(text: &str) -> i64 {
 
 fn log_row(plan: &TablePlan, session: &str, kind: &str, time: &str, offset: i64) -> Vec<Cell> {
     let source = RowSource { topic: "t", partition: 0, offset, key: Some(session.as_bytes()), timestamp: None };
-    plan.bind(&[Cell::Text(session.into()), Cell::Text(kind.into()), Cell::from_epoch_ms(ms(time))], Some(source)).expect("bind")
+    plan.bind(&[Cell::Text(session.into()), Cell::Text(kind.into()), Cell::from_epoch_ms(ms(time))], Some(source))
+        .expect("bind")
 }
 
-fn stats_row(plan: &TablePlan, session: &str, bucket: &str, kind: &str, count: i64, first: &str, last: &str) -> Vec<Cell> {
+fn stats_row(
+    plan: &TablePlan,
+    session: &str,
+    bucket: &str,
+    kind: &str,
+    count: i64,
+    first: &str,
+    last: &str,
+) -> Vec<Cell> {
     plan.bind(
         &[
             Cell::Text(session.into()),
@@ -81,7 +101,15 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
             },
             TableRows {
                 plan: 1,
-                rows: vec![stats_row(&plans[1], "s1", "2026-01-28 01:00:00.000", "FOCUS", 1, "2026-01-28 01:15:30.120", "2026-01-28 01:15:30.120")],
+                rows: vec![stats_row(
+                    &plans[1],
+                    "s1",
+                    "2026-01-28 01:00:00.000",
+                    "FOCUS",
+                    1,
+                    "2026-01-28 01:15:30.120",
+                    "2026-01-28 01:15:30.120",
+                )],
             },
         ],
         dead_letters: vec![DeadLetter {
@@ -100,7 +128,15 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
         next: 5,
         tables: vec![TableRows {
             plan: 1,
-            rows: vec![stats_row(&plans[1], "s1", "2026-01-28 01:00:00.000", "FOCUS", 2, "2026-01-28 01:10:00.000", "2026-01-28 01:20:00.000")],
+            rows: vec![stats_row(
+                &plans[1],
+                "s1",
+                "2026-01-28 01:00:00.000",
+                "FOCUS",
+                2,
+                "2026-01-28 01:10:00.000",
+                "2026-01-28 01:20:00.000",
+            )],
         }],
         dead_letters: vec![],
         ..first
@@ -122,17 +158,21 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
             .expect("log");
     assert_eq!(log[0], ("s1".to_string(), "2026-01-28 01:15:30.120".to_string(), 0, 0));
     assert_eq!(log.len(), 2);
-    let dl: (String, String, i64, Vec<u8>) = sqlx::query_as("SELECT stage, reason, kafka_offset, record_value FROM dead_letter")
-        .fetch_one(&pool)
-        .await
-        .expect("dead letter");
+    let dl: (String, String, i64, Vec<u8>) =
+        sqlx::query_as("SELECT stage, reason, kafka_offset, record_value FROM dead_letter")
+            .fetch_one(&pool)
+            .await
+            .expect("dead letter");
     assert_eq!(dl, ("validate".into(), "invalid JSON".into(), 1, b"{oops".to_vec()));
 
     // A writer that still believes in offset 3 is fenced, and writes nothing.
     let stale = BatchWrite {
         expected: Some(3),
         next: 9,
-        tables: vec![TableRows { plan: 0, rows: vec![log_row(&plans[0], "s2", "FOCUS", "2026-01-28 02:00:00.000", 7)] }],
+        tables: vec![TableRows {
+            plan: 0,
+            rows: vec![log_row(&plans[0], "s2", "FOCUS", "2026-01-28 02:00:00.000", 7)],
+        }],
         dead_letters: vec![],
         ..second
     };
@@ -173,8 +213,9 @@ async fn big_batches_are_chunked_under_the_limits() {
     let pipeline = seed_pipeline(&url);
     let plans = sink::plan_tables(&pipeline, &seed_outputs()).expect("plan");
     // 30,000 rows × 5 columns = 150,000 placeholders: at least three statements.
-    let rows: Vec<Vec<Cell>> =
-        (0..30_000).map(|i| log_row(&plans[0], &format!("s{}", i % 97), "FOCUS", "2026-01-28 02:00:00.000", i)).collect();
+    let rows: Vec<Vec<Cell>> = (0..30_000)
+        .map(|i| log_row(&plans[0], &format!("s{}", i % 97), "FOCUS", "2026-01-28 02:00:00.000", i))
+        .collect();
     let batch = BatchWrite {
         pipeline: "study-log",
         topic: "t",

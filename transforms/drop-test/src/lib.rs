@@ -16,9 +16,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Self {
-            prefix: "test-".into(),
-        }
+        Self { prefix: "test-".into() }
     }
 }
 
@@ -57,10 +55,7 @@ mod tests {
         ]);
         let mut out = Output::new();
         drop_test(&Params::default(), &batch.view().unwrap(), &mut out);
-        assert_eq!(
-            out.verdicts(),
-            [Verdict::Reject("test session test-1".into()), Verdict::Keep]
-        );
+        assert_eq!(out.verdicts(), [Verdict::Reject("test session test-1".into()), Verdict::Keep]);
     }
 
     #[test]
@@ -70,18 +65,10 @@ mod tests {
         let batch = OwnedBatch::from_values([r#"{"sessionId":"qa-7"}"#, "{}"]);
         let mut out = Output::new();
         drop_test(&params, &batch.view().unwrap(), &mut out);
-        assert_eq!(
-            out.verdicts(),
-            [Verdict::Reject("test session qa-7".into()), Verdict::Keep]
-        );
+        assert_eq!(out.verdicts(), [Verdict::Reject("test session qa-7".into()), Verdict::Keep]);
 
         // A typo in pipeline.toml is refused at start, naming the field.
-        let err = parse_params::<Params>("drop-test", r#"{"prefx": "qa-"}"#)
-            .err()
-            .unwrap();
-        assert!(
-            err.starts_with("drop-test: invalid params: field `prefx`: unknown field"),
-            "{err}"
-        );
+        let err = parse_params::<Params>("drop-test", r#"{"prefx": "qa-"}"#).err().unwrap();
+        assert!(err.starts_with("drop-test: invalid params: field `prefx`: unknown field"), "{err}");
     }
 }

@@ -90,17 +90,15 @@ impl Transform for Misbehave {
             }
             Mode::Trap => trap(),
             Mode::Panic => panic!("misbehave: mode panic, batch of {} records", batch.len()),
-            Mode::HugeOutput => batch.iter().for_each(|_| {
-                out.replace_with(|buf| buf.resize(buf.len() + HUGE_VALUE_BYTES, b'x'))
-            }),
+            Mode::HugeOutput => {
+                batch.iter().for_each(|_| out.replace_with(|buf| buf.resize(buf.len() + HUGE_VALUE_BYTES, b'x')))
+            }
             Mode::WrongCount => {
                 batch.iter().skip(1).for_each(|_| out.keep());
                 out.__skip_checks();
             }
             Mode::Error => return Err("misbehave: mode error fails every batch".into()),
-            Mode::RejectAll => batch
-                .iter()
-                .for_each(|_| out.reject("misbehave: mode reject-all")),
+            Mode::RejectAll => batch.iter().for_each(|_| out.reject("misbehave: mode reject-all")),
             Mode::TrapOn => {
                 if batch.iter().any(|r| contains(r.value, &self.needle)) {
                     trap();
@@ -169,45 +167,18 @@ mod tests {
     fn modes_parse() {
         assert_eq!(mode(""), Ok(Mode::Ok));
         assert_eq!(mode(r#"{"mode": "huge-output"}"#), Ok(Mode::HugeOutput));
-        assert!(
-            mode(r#"{"mode": "init-error"}"#)
-                .unwrap_err()
-                .contains("refuses")
-        );
-        assert!(
-            mode(r#"{"mode": "trap-on"}"#)
-                .unwrap_err()
-                .contains("needle")
-        );
-        assert!(
-            mode(r#"{"mode": "sideways"}"#)
-                .unwrap_err()
-                .contains("field `mode`: unknown variant `sideways`")
-        );
+        assert!(mode(r#"{"mode": "init-error"}"#).unwrap_err().contains("refuses"));
+        assert!(mode(r#"{"mode": "trap-on"}"#).unwrap_err().contains("needle"));
+        assert!(mode(r#"{"mode": "sideways"}"#).unwrap_err().contains("field `mode`: unknown variant `sideways`"));
     }
 
     #[test]
     fn harmless_modes() {
         let batch = OwnedBatch::from_values(["a", "needle here", "c"]);
-        assert_eq!(
-            run::<Misbehave>(r#"{"mode": "ok"}"#, &batch)
-                .unwrap()
-                .to_verdicts(),
-            vec![Verdict::Keep; 3]
-        );
+        assert_eq!(run::<Misbehave>(r#"{"mode": "ok"}"#, &batch).unwrap().to_verdicts(), vec![Verdict::Keep; 3]);
         let out = run::<Misbehave>(r#"{"mode": "reject-all"}"#, &batch).unwrap();
-        assert!(
-            out.to_verdicts()
-                .iter()
-                .all(|v| matches!(v, Verdict::Reject(_)))
-        );
-        assert_eq!(
-            run::<Misbehave>(r#"{"mode": "wrong-count"}"#, &batch)
-                .unwrap()
-                .to_verdicts()
-                .len(),
-            2
-        );
+        assert!(out.to_verdicts().iter().all(|v| matches!(v, Verdict::Reject(_))));
+        assert_eq!(run::<Misbehave>(r#"{"mode": "wrong-count"}"#, &batch).unwrap().to_verdicts().len(), 2);
         assert!(run::<Misbehave>(r#"{"mode": "error"}"#, &batch).is_err());
         let out = run::<Misbehave>(r#"{"mode": "trap-on", "needle": "zzz"}"#, &batch).unwrap();
         assert_eq!(out.to_verdicts().len(), 3);

@@ -31,10 +31,7 @@ pub fn transform(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// drive it.
 fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     if !attr.is_empty() {
-        return Err(syn::Error::new_spanned(
-            attr,
-            "#[transform] takes no arguments",
-        ));
+        return Err(syn::Error::new_spanned(attr, "#[transform] takes no arguments"));
     }
     match syn::parse2::<Item>(item)? {
         Item::Impl(imp) => expand_impl(imp),
@@ -55,10 +52,7 @@ fn expand_impl(imp: ItemImpl) -> syn::Result<TokenStream2> {
         ));
     };
     if bang.is_some() || path.segments.last().is_none_or(|s| s.ident != "Transform") {
-        return Err(syn::Error::new_spanned(
-            path,
-            "#[transform] goes on an impl of `sluice_transform::Transform`",
-        ));
+        return Err(syn::Error::new_spanned(path, "#[transform] goes on an impl of `sluice_transform::Transform`"));
     }
     if !imp.generics.params.is_empty() {
         return Err(syn::Error::new_spanned(
@@ -80,28 +74,16 @@ fn expand_impl(imp: ItemImpl) -> syn::Result<TokenStream2> {
 fn expand_fn(f: ItemFn) -> syn::Result<TokenStream2> {
     let sig = &f.sig;
     if let Some(t) = &sig.asyncness {
-        return Err(syn::Error::new_spanned(
-            t,
-            "a transform function cannot be async",
-        ));
+        return Err(syn::Error::new_spanned(t, "a transform function cannot be async"));
     }
     if let Some(t) = &sig.unsafety {
-        return Err(syn::Error::new_spanned(
-            t,
-            "a transform function cannot be unsafe",
-        ));
+        return Err(syn::Error::new_spanned(t, "a transform function cannot be unsafe"));
     }
     if !sig.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(
-            &sig.generics,
-            "a transform function cannot be generic",
-        ));
+        return Err(syn::Error::new_spanned(&sig.generics, "a transform function cannot be generic"));
     }
     if let Some(v) = &sig.variadic {
-        return Err(syn::Error::new_spanned(
-            v,
-            "a transform function cannot be variadic",
-        ));
+        return Err(syn::Error::new_spanned(v, "a transform function cannot be variadic"));
     }
     let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
     if let Some(FnArg::Receiver(r)) = inputs.first() {
@@ -113,9 +95,7 @@ fn expand_fn(f: ItemFn) -> syn::Result<TokenStream2> {
     let params_ty = match inputs.len() {
         2 => None,
         3 => {
-            let FnArg::Typed(arg) = inputs[0] else {
-                unreachable!("receiver handled above")
-            };
+            let FnArg::Typed(arg) = inputs[0] else { unreachable!("receiver handled above") };
             match &*arg.ty {
                 Type::Reference(r) => Some((*r.elem).clone()),
                 other => {
@@ -259,10 +239,7 @@ mod tests {
             "#[transform] takes no arguments"
         );
         assert!(error(quote!(), quote!(impl S { fn f() {} })).contains("needs a trait impl"));
-        assert!(
-            error(quote!(), quote!(impl Clone for S {}))
-                .contains("an impl of `sluice_transform::Transform`")
-        );
+        assert!(error(quote!(), quote!(impl Clone for S {})).contains("an impl of `sluice_transform::Transform`"));
         assert!(
             error(
                 quote!(),
@@ -337,9 +314,7 @@ mod tests {
         .to_string();
         assert!(out.contains("NoParams"), "{out}");
 
-        let out = expand(quote!(), quote!(impl sluice_transform::Transform for S { }))
-            .unwrap()
-            .to_string();
+        let out = expand(quote!(), quote!(impl sluice_transform::Transform for S { })).unwrap().to_string();
         assert!(out.contains("Runtime < S >"), "{out}");
     }
 }

@@ -30,11 +30,7 @@ pub struct OwnedBatch {
 impl OwnedBatch {
     /// An empty batch of `topic`/`partition`.
     pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        Self {
-            topic: topic.into(),
-            partition,
-            ..Self::default()
-        }
+        Self { topic: topic.into(), partition, ..Self::default() }
     }
 
     /// Appends a record with the next offset (0 for the first), no timestamp
@@ -55,9 +51,7 @@ impl OwnedBatch {
     ) -> &mut Self {
         self.offsets.push(offset);
         self.timestamps.push(timestamp.unwrap_or(NO_TIMESTAMP));
-        self.key_lens.push(key.map_or(NO_KEY, |k| {
-            i32::try_from(k.len()).expect("a key longer than 2 GiB")
-        }));
+        self.key_lens.push(key.map_or(NO_KEY, |k| i32::try_from(k.len()).expect("a key longer than 2 GiB")));
         if let Some(k) = key {
             self.keys.extend_from_slice(k);
         }
@@ -97,22 +91,13 @@ impl OwnedBatch {
             ("header-counts", self.header_counts.len()),
         ] {
             if len != n {
-                return Err(BatchError::Entries {
-                    part,
-                    records: n,
-                    entries: len,
-                });
+                return Err(BatchError::Entries { part, records: n, entries: len });
             }
         }
         // One pass over the three lists (in wasm every loop step also checks
         // the host's deadline, so fewer loops are faster).
         let (mut keys, mut values, mut headers, mut bad_key) = (0u64, 0u64, 0u64, false);
-        for ((&k, &v), &h) in self
-            .key_lens
-            .iter()
-            .zip(&self.value_lens)
-            .zip(&self.header_counts)
-        {
+        for ((&k, &v), &h) in self.key_lens.iter().zip(&self.value_lens).zip(&self.header_counts) {
             // NO_KEY adds nothing; any other negative length is wrong.
             bad_key |= k < NO_KEY;
             keys += u64::from(k.max(0).unsigned_abs());
@@ -129,11 +114,7 @@ impl OwnedBatch {
             ("headers", headers, self.headers.len()),
         ] {
             if declared != actual as u64 {
-                return Err(BatchError::Lengths {
-                    part,
-                    declared,
-                    actual,
-                });
+                return Err(BatchError::Lengths { part, declared, actual });
             }
         }
         Ok(Batch { batch: self })
@@ -161,17 +142,9 @@ pub struct Batch<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BatchError {
     /// A per-record list has another length than `offsets`.
-    Entries {
-        part: &'static str,
-        records: usize,
-        entries: usize,
-    },
+    Entries { part: &'static str, records: usize, entries: usize },
     /// The lengths in a per-record list do not add up to their buffer.
-    Lengths {
-        part: &'static str,
-        declared: u64,
-        actual: usize,
-    },
+    Lengths { part: &'static str, declared: u64, actual: usize },
     /// A key length below -1.
     KeyLength(i32),
 }
@@ -179,27 +152,15 @@ pub enum BatchError {
 impl fmt::Display for BatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BatchError::Entries {
-                part,
-                records,
-                entries,
-            } => write!(
-                f,
-                "malformed batch: {records} records but {entries} entries in {part}"
-            ),
-            BatchError::Lengths {
-                part,
-                declared,
-                actual,
-            } => write!(
+            BatchError::Entries { part, records, entries } => {
+                write!(f, "malformed batch: {records} records but {entries} entries in {part}")
+            }
+            BatchError::Lengths { part, declared, actual } => write!(
                 f,
                 "malformed batch: the records declare {declared} bytes/entries of {part} but the batch has {actual}"
             ),
             BatchError::KeyLength(k) => {
-                write!(
-                    f,
-                    "malformed batch: key length {k} (only -1, no key, may be negative)"
-                )
+                write!(f, "malformed batch: key length {k} (only -1, no key, may be negative)")
             }
         }
     }
@@ -298,13 +259,9 @@ impl<'a> Iterator for Records<'a> {
                 Some(key)
             }
         };
-        let (value, rest) = self
-            .values
-            .split_at_checked(*self.value_lens.next()? as usize)?;
+        let (value, rest) = self.values.split_at_checked(*self.value_lens.next()? as usize)?;
         self.values = rest;
-        let (headers, rest) = self
-            .headers
-            .split_at_checked(*self.header_counts.next()? as usize)?;
+        let (headers, rest) = self.headers.split_at_checked(*self.header_counts.next()? as usize)?;
         self.headers = rest;
         let index = self.index;
         self.index += 1;
@@ -333,31 +290,16 @@ mod tests {
     use super::*;
 
     fn header(k: &str, v: Option<&str>) -> Header {
-        Header {
-            key: k.into(),
-            value: v.map(|v| v.as_bytes().to_vec()),
-        }
+        Header { key: k.into(), value: v.map(|v| v.as_bytes().to_vec()) }
     }
 
     #[test]
     fn decodes_keys_values_and_headers_in_place() {
         let mut owned = OwnedBatch::new("study-log-events", 2);
         owned
-            .push_record(
-                10,
-                Some(1_000),
-                Some(b"k1"),
-                b"first",
-                &[header("a", Some("1"))],
-            )
+            .push_record(10, Some(1_000), Some(b"k1"), b"first", &[header("a", Some("1"))])
             .push_record(11, None, None, b"", &[])
-            .push_record(
-                12,
-                Some(3_000),
-                Some(b""),
-                b"third value",
-                &[header("b", None), header("c", Some("3"))],
-            );
+            .push_record(12, Some(3_000), Some(b""), b"third value", &[header("b", None), header("c", Some("3"))]);
         let batch = owned.view().unwrap();
         assert_eq!(batch.len(), 3);
         assert_eq!(batch.topic(), "study-log-events");
@@ -384,10 +326,7 @@ mod tests {
         assert_eq!(records[2].header("c"), Some(&b"3"[..]));
 
         // Views point into the batch buffers: no copy per record.
-        assert!(std::ptr::eq(
-            records[2].value.as_ptr(),
-            owned.values[5..].as_ptr()
-        ));
+        assert!(std::ptr::eq(records[2].value.as_ptr(), owned.values[5..].as_ptr()));
     }
 
     #[test]
@@ -398,10 +337,7 @@ mod tests {
         assert_eq!(it.len(), 3);
         it.next();
         assert_eq!(it.len(), 2);
-        assert_eq!(
-            (&batch).into_iter().map(|r| r.offset).collect::<Vec<_>>(),
-            [0, 1, 2]
-        );
+        assert_eq!((&batch).into_iter().map(|r| r.offset).collect::<Vec<_>>(), [0, 1, 2]);
     }
 
     #[test]
@@ -432,19 +368,10 @@ mod tests {
 
         let mut owned = OwnedBatch::from_values(["x", "y"]);
         owned.timestamps.pop();
-        assert_eq!(
-            owned.view().unwrap_err().to_string(),
-            "malformed batch: 2 records but 1 entries in timestamps"
-        );
+        assert_eq!(owned.view().unwrap_err().to_string(), "malformed batch: 2 records but 1 entries in timestamps");
 
         let mut owned = OwnedBatch::from_values(["x"]);
         owned.key_lens[0] = -2;
-        assert!(
-            owned
-                .view()
-                .unwrap_err()
-                .to_string()
-                .contains("key length -2")
-        );
+        assert!(owned.view().unwrap_err().to_string().contains("key length -2"));
     }
 }

@@ -18,10 +18,7 @@ pub fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
             return false;
         }
     }
-    a8.remainder()
-        .iter()
-        .zip(b8.remainder())
-        .all(|(x, y)| x == y)
+    a8.remainder().iter().zip(b8.remainder()).all(|(x, y)| x == y)
 }
 
 #[cfg(test)]
@@ -30,12 +27,7 @@ mod tests {
 
     #[test]
     fn equal_and_unequal_strings() {
-        for (a, b) in [
-            ("", ""),
-            ("a", "a"),
-            ("session-42", "session-42"),
-            ("0123456789abcdef", "0123456789abcdef"),
-        ] {
+        for (a, b) in [("", ""), ("a", "a"), ("session-42", "session-42"), ("0123456789abcdef", "0123456789abcdef")] {
             assert!(eq_bytes(a.as_bytes(), b.as_bytes()), "{a} {b}");
         }
         for (a, b) in [

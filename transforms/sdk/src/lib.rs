@@ -29,8 +29,8 @@ mod stage;
 
 pub use batch::{Batch, BatchError, NO_KEY, NO_TIMESTAMP, OwnedBatch, Records};
 pub use output::{
-    BatchOutput, BytesValues, Column, ColumnKind, ColumnValues, Output, OutputDecl, Row, Rows,
-    StageInfo, TextValues, Value, Verdict, VerdictKind,
+    BatchOutput, BytesValues, Column, ColumnKind, ColumnValues, Output, OutputDecl, Row, Rows, StageInfo, TextValues,
+    Value, Verdict, VerdictKind,
 };
 pub use record::{Header, Record};
 pub use stage::{NoParams, Transform, parse_params};
@@ -65,10 +65,7 @@ pub const CONTRACT_VERSION: &str = "0.2.0";
 /// Everything a stage usually needs: `use sluice_transform::prelude::*;`.
 pub mod prelude {
     pub use crate::log;
-    pub use crate::{
-        Batch, ColumnKind, NoParams, Output, OutputDecl, Record, Transform, Value, Verdict,
-        transform,
-    };
+    pub use crate::{Batch, ColumnKind, NoParams, Output, OutputDecl, Record, Transform, Value, Verdict, transform};
     pub use serde::Deserialize;
 }
 

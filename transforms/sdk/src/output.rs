@@ -150,29 +150,18 @@ pub struct OutputDecl {
 
 impl OutputDecl {
     pub fn new(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            columns: Vec::new(),
-        }
+        Self { name: name.into(), columns: Vec::new() }
     }
 
     /// Adds a column that never holds [`Value::Null`].
     pub fn column(mut self, name: impl Into<String>, kind: ColumnKind) -> Self {
-        self.columns.push(Column {
-            name: name.into(),
-            kind,
-            nullable: false,
-        });
+        self.columns.push(Column { name: name.into(), kind, nullable: false });
         self
     }
 
     /// Adds a column that may hold [`Value::Null`].
     pub fn nullable_column(mut self, name: impl Into<String>, kind: ColumnKind) -> Self {
-        self.columns.push(Column {
-            name: name.into(),
-            kind,
-            nullable: true,
-        });
+        self.columns.push(Column { name: name.into(), kind, nullable: true });
         self
     }
 }
@@ -213,14 +202,8 @@ impl ColumnValues {
         match kind {
             ColumnKind::Int => ColumnValues::Int(Vec::with_capacity(rows)),
             ColumnKind::Float => ColumnValues::Float(Vec::with_capacity(rows)),
-            ColumnKind::Text => ColumnValues::Text(TextValues {
-                data: String::new(),
-                lens: Vec::with_capacity(rows),
-            }),
-            ColumnKind::Bytes => ColumnValues::Bytes(BytesValues {
-                data: Vec::new(),
-                lens: Vec::with_capacity(rows),
-            }),
+            ColumnKind::Text => ColumnValues::Text(TextValues { data: String::new(), lens: Vec::with_capacity(rows) }),
+            ColumnKind::Bytes => ColumnValues::Bytes(BytesValues { data: Vec::new(), lens: Vec::with_capacity(rows) }),
             ColumnKind::TimestampMs => ColumnValues::TimestampMs(Vec::with_capacity(rows)),
         }
     }
@@ -307,9 +290,7 @@ impl BatchOutput {
             .iter()
             .map(|kind| match kind {
                 VerdictKind::Keep => Verdict::Keep,
-                VerdictKind::Replace => {
-                    Verdict::Replace(values.next().unwrap_or_default().to_vec())
-                }
+                VerdictKind::Replace => Verdict::Replace(values.next().unwrap_or_default().to_vec()),
                 VerdictKind::Reject => Verdict::Reject(reasons.next().cloned().unwrap_or_default()),
             })
             .collect()
@@ -331,25 +312,20 @@ impl BatchOutput {
                 let values: Vec<Value<'static>> = match column {
                     ColumnValues::Int(v) => v.iter().map(|&x| Value::Int(x)).collect(),
                     ColumnValues::Float(v) => v.iter().map(|&x| Value::Float(x)).collect(),
-                    ColumnValues::TimestampMs(v) => {
-                        v.iter().map(|&x| Value::TimestampMs(x)).collect()
-                    }
+                    ColumnValues::TimestampMs(v) => v.iter().map(|&x| Value::TimestampMs(x)).collect(),
                     ColumnValues::Text(t) => split(t.data.as_bytes(), &t.lens)
                         .map(|b| Value::Text(Cow::Owned(String::from_utf8_lossy(b).into_owned())))
                         .collect(),
-                    ColumnValues::Bytes(b) => split(&b.data, &b.lens)
-                        .map(|b| Value::Bytes(Cow::Owned(b.to_vec())))
-                        .collect(),
+                    ColumnValues::Bytes(b) => {
+                        split(&b.data, &b.lens).map(|b| Value::Bytes(Cow::Owned(b.to_vec()))).collect()
+                    }
                 };
                 for (row, value) in rows[start..].iter_mut().zip(values) {
                     row.values.push(value);
                 }
             }
             for &(column, row) in &set.nulls {
-                if let Some(v) = rows
-                    .get_mut(start + row as usize)
-                    .and_then(|r| r.values.get_mut(column as usize))
-                {
+                if let Some(v) = rows.get_mut(start + row as usize).and_then(|r| r.values.get_mut(column as usize)) {
                     *v = Value::Null;
                 }
             }
@@ -413,11 +389,7 @@ impl Output {
             out: BatchOutput {
                 verdicts: Vec::with_capacity(records),
                 replacements: Vec::with_capacity(replacement_bytes),
-                replacement_lens: Vec::with_capacity(if replacement_bytes > 0 {
-                    records
-                } else {
-                    0
-                }),
+                replacement_lens: Vec::with_capacity(if replacement_bytes > 0 { records } else { 0 }),
                 ..BatchOutput::default()
             },
             sets: vec![[None; 2]; decls.len()],
@@ -482,31 +454,19 @@ impl Output {
     /// sink can bind the record's partition and offset with it, and drops it
     /// if a later stage rejects the record.
     #[inline]
-    pub fn emit_for<'v>(
-        &mut self,
-        record: &Record<'_>,
-        output: u32,
-        values: impl IntoIterator<Item = Value<'v>>,
-    ) {
+    pub fn emit_for<'v>(&mut self, record: &Record<'_>, output: u32, values: impl IntoIterator<Item = Value<'v>>) {
         self.push_row(output, Some(record.index), values);
     }
 
-    fn push_row<'v>(
-        &mut self,
-        output: u32,
-        source: Option<u32>,
-        values: impl IntoIterator<Item = Value<'v>>,
-    ) {
+    fn push_row<'v>(&mut self, output: u32, source: Option<u32>, values: impl IntoIterator<Item = Value<'v>>) {
         let row = self.emitted;
         self.emitted += 1;
         if self.error.is_some() {
             return;
         }
         let Some(decl) = self.decls.get(output as usize) else {
-            self.error = Some(format!(
-                "row {row}: output {output} is not declared (declared: {})",
-                declared(&self.decls)
-            ));
+            self.error =
+                Some(format!("row {row}: output {output} is not declared (declared: {})", declared(&self.decls)));
             return;
         };
         let slot = usize::from(source.is_some());
@@ -518,11 +478,7 @@ impl Output {
                     output,
                     count: 0,
                     sources: Vec::with_capacity(if source.is_some() { self.rows_hint } else { 0 }),
-                    columns: decl
-                        .columns
-                        .iter()
-                        .map(|c| ColumnValues::new(c.kind, self.rows_hint))
-                        .collect(),
+                    columns: decl.columns.iter().map(|c| ColumnValues::new(c.kind, self.rows_hint)).collect(),
                     nulls: Vec::new(),
                 });
                 self.sets[output as usize][slot] = Some(i);
@@ -545,9 +501,7 @@ impl Output {
                             col.name,
                             col.kind,
                             if col.nullable { " (nullable)" } else { "" },
-                            value
-                                .kind()
-                                .map_or_else(|| "null".to_owned(), |k| k.to_string())
+                            value.kind().map_or_else(|| "null".to_owned(), |k| k.to_string())
                         ));
                     }
                 }
@@ -555,11 +509,8 @@ impl Output {
             n += 1;
         }
         if n != decl.columns.len() && self.error.is_none() {
-            self.error = Some(format!(
-                "row {row}: on output {:?}: {n} values for {} columns",
-                decl.name,
-                decl.columns.len()
-            ));
+            self.error =
+                Some(format!("row {row}: on output {:?}: {n} values for {} columns", decl.name, decl.columns.len()));
         }
         if let Some(source) = source {
             set.sources.push(source);
@@ -613,12 +564,7 @@ fn declared(decls: &[OutputDecl]) -> String {
     if decls.is_empty() {
         return "none".to_owned();
     }
-    decls
-        .iter()
-        .enumerate()
-        .map(|(i, d)| format!("{i} = {:?}", d.name))
-        .collect::<Vec<_>>()
-        .join(", ")
+    decls.iter().enumerate().map(|(i, d)| format!("{i} = {:?}", d.name)).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -673,47 +619,19 @@ mod tests {
             timestamp: None,
         };
         let borrowed = String::from("borrowed");
-        out.emit(
-            0,
-            [
-                Value::Int(1),
-                Value::text(borrowed.as_str()),
-                Value::from(&b"xy"[..]),
-            ],
-        );
-        out.emit_for(
-            &record,
-            0,
-            [Value::Int(2), Value::Null, Value::from(vec![1u8])],
-        );
-        out.emit(
-            0,
-            [
-                Value::Int(3),
-                Value::text("ab".to_string()),
-                Value::from(Vec::new()),
-            ],
-        );
+        out.emit(0, [Value::Int(1), Value::text(borrowed.as_str()), Value::from(&b"xy"[..])]);
+        out.emit_for(&record, 0, [Value::Int(2), Value::Null, Value::from(vec![1u8])]);
+        out.emit(0, [Value::Int(3), Value::text("ab".to_string()), Value::from(Vec::new())]);
         assert_eq!(out.row_error(), None);
         let b = out.into_batch_output();
-        assert_eq!(
-            b.rows.len(),
-            2,
-            "one set of aggregates, one of per-record rows"
-        );
+        assert_eq!(b.rows.len(), 2, "one set of aggregates, one of per-record rows");
         assert_eq!(b.rows[0].count, 2);
         assert!(b.rows[0].sources.is_empty());
         assert_eq!(
             b.rows[0].columns[1],
-            ColumnValues::Text(TextValues {
-                data: "borrowedab".into(),
-                lens: vec![8, 2]
-            })
+            ColumnValues::Text(TextValues { data: "borrowedab".into(), lens: vec![8, 2] })
         );
-        assert_eq!(
-            (b.rows[1].sources.as_slice(), b.rows[1].nulls.as_slice()),
-            (&[1u32][..], &[(1u32, 0u32)][..])
-        );
+        assert_eq!((b.rows[1].sources.as_slice(), b.rows[1].nulls.as_slice()), (&[1u32][..], &[(1u32, 0u32)][..]));
         let rows = b.to_rows();
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[1].values[1], Value::text("ab"));
@@ -722,11 +640,7 @@ mod tests {
             Row {
                 output: 0,
                 source: Some(1),
-                values: vec![
-                    Value::Int(2),
-                    Value::Null,
-                    Value::Bytes(Cow::Owned(vec![1]))
-                ]
+                values: vec![Value::Int(2), Value::Null, Value::Bytes(Cow::Owned(vec![1]))]
             }
         );
     }
@@ -737,29 +651,12 @@ mod tests {
         out.emit(0, [Value::Int(1), Value::Null, Value::from(Vec::new())]);
         out.emit(0, [Value::Null, Value::Null, Value::from(Vec::new())]);
         out.emit(0, [Value::Int(1)]);
-        assert_eq!(
-            out.row_error(),
-            Some("row 1: on output \"log\": column \"n\" is int, got null")
-        );
+        assert_eq!(out.row_error(), Some("row 1: on output \"log\": column \"n\" is int, got null"));
         let mut out = Output::for_batch(1, decls(), 0, 0);
-        out.emit(
-            0,
-            [
-                Value::Int(1),
-                Value::Null,
-                Value::from(Vec::new()),
-                Value::Int(4),
-            ],
-        );
-        assert_eq!(
-            out.row_error(),
-            Some("row 0: on output \"log\": 4 values for 3 columns")
-        );
+        out.emit(0, [Value::Int(1), Value::Null, Value::from(Vec::new()), Value::Int(4)]);
+        assert_eq!(out.row_error(), Some("row 0: on output \"log\": 4 values for 3 columns"));
         let mut out = Output::new();
         out.emit(2, [Value::Int(1)]);
-        assert_eq!(
-            out.row_error(),
-            Some("row 0: output 2 is not declared (declared: none)")
-        );
+        assert_eq!(out.row_error(), Some("row 0: output 2 is not declared (declared: none)"));
     }
 }

@@ -40,9 +40,6 @@ impl<'a> Record<'a> {
 
     /// The value of the first header named `key` that has a value.
     pub fn header(&self, key: &str) -> Option<&'a [u8]> {
-        self.headers
-            .iter()
-            .find(|h| h.key == key && h.value.is_some())
-            .and_then(|h| h.value.as_deref())
+        self.headers.iter().find(|h| h.key == key && h.value.is_some()).and_then(|h| h.value.as_deref())
     }
 }

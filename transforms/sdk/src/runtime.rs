@@ -25,13 +25,7 @@ pub struct Runtime<T> {
 impl<T: Transform> Runtime<T> {
     /// A runtime for a stage called `name` in messages (the crate name).
     pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            state: None,
-            outputs: None,
-            rows_hint: 0,
-            replaced_per_record: 0,
-        }
+        Self { name, state: None, outputs: None, rows_hint: 0, replaced_per_record: 0 }
     }
 
     /// The stage state, once `init` succeeded.
@@ -54,18 +48,11 @@ impl<T: Transform> Runtime<T> {
     /// that match their declared outputs.
     pub fn process(&mut self, batch: &OwnedBatch) -> Result<BatchOutput, String> {
         let (Some(state), Some(outputs)) = (self.state.as_mut(), &self.outputs) else {
-            return Err(format!(
-                "{}: process called before a successful init",
-                self.name
-            ));
+            return Err(format!("{}: process called before a successful init", self.name));
         };
         let view = batch.view().map_err(|e| e.to_string())?;
-        let mut out = Output::for_batch(
-            view.len(),
-            outputs.clone(),
-            self.rows_hint,
-            self.replaced_per_record * view.len(),
-        );
+        let mut out =
+            Output::for_batch(view.len(), outputs.clone(), self.rows_hint, self.replaced_per_record * view.len());
         state.process(&view, &mut out)?;
         if !out.is_unchecked() {
             let verdicts = out.verdict_count();
@@ -102,16 +89,10 @@ fn check_decls(outputs: &[OutputDecl]) -> Result<(), String> {
         }
         for (j, col) in decl.columns.iter().enumerate() {
             if col.name.is_empty() {
-                return Err(format!(
-                    "output {:?}: column {j} has an empty name",
-                    decl.name
-                ));
+                return Err(format!("output {:?}: column {j} has an empty name", decl.name));
             }
             if decl.columns[..j].iter().any(|c| c.name == col.name) {
-                return Err(format!(
-                    "output {:?}: column {:?} is declared twice",
-                    decl.name, col.name
-                ));
+                return Err(format!("output {:?}: column {:?} is declared twice", decl.name, col.name));
             }
         }
     }
@@ -150,11 +131,7 @@ mod tests {
             if self.mode == "dup" {
                 return vec![OutputDecl::new("a").column("x", ColumnKind::Int); 2];
             }
-            vec![
-                OutputDecl::new("log")
-                    .column("n", ColumnKind::Int)
-                    .nullable_column("s", ColumnKind::Text),
-            ]
+            vec![OutputDecl::new("log").column("n", ColumnKind::Int).nullable_column("s", ColumnKind::Text)]
         }
 
         fn process(&mut self, batch: &Batch<'_>, out: &mut Output) -> Result<(), String> {
@@ -185,34 +162,16 @@ mod tests {
     fn ok_run_returns_verdicts_and_rows() {
         let out = run("").unwrap();
         assert_eq!(out.to_verdicts(), vec![Verdict::Keep, Verdict::Keep]);
-        assert_eq!(
-            out.to_rows()[1],
-            Row {
-                output: 0,
-                source: Some(1),
-                values: vec![Value::Int(1), Value::Null]
-            }
-        );
+        assert_eq!(out.to_rows()[1], Row { output: 0, source: Some(1), values: vec![Value::Int(1), Value::Null] });
     }
 
     #[test]
     fn init_errors() {
         let mut rt = Runtime::<Probe>::new("probe");
         assert_eq!(rt.init(r#"{"mode": "refuse"}"#).unwrap_err(), "refused");
-        assert!(
-            rt.init(r#"{"mod": 1}"#)
-                .unwrap_err()
-                .starts_with("probe: invalid params: field `mod`")
-        );
-        assert_eq!(
-            rt.init(r#"{"mode": "dup"}"#).unwrap_err(),
-            "probe: output \"a\" is declared twice"
-        );
-        assert!(
-            rt.process(&OwnedBatch::default())
-                .unwrap_err()
-                .contains("before a successful init")
-        );
+        assert!(rt.init(r#"{"mod": 1}"#).unwrap_err().starts_with("probe: invalid params: field `mod`"));
+        assert_eq!(rt.init(r#"{"mode": "dup"}"#).unwrap_err(), "probe: output \"a\" is declared twice");
+        assert!(rt.process(&OwnedBatch::default()).unwrap_err().contains("before a successful init"));
     }
 
     #[test]
@@ -221,18 +180,9 @@ mod tests {
             run("bad-kind").unwrap_err(),
             "probe: row 0: on output \"log\": column \"s\" is text (nullable), got int"
         );
-        assert_eq!(
-            run("bad-null").unwrap_err(),
-            "probe: row 0: on output \"log\": column \"n\" is int, got null"
-        );
-        assert_eq!(
-            run("bad-arity").unwrap_err(),
-            "probe: row 0: on output \"log\": 1 values for 2 columns"
-        );
-        assert_eq!(
-            run("bad-output").unwrap_err(),
-            "probe: row 0: output 7 is not declared (declared: 0 = \"log\")"
-        );
+        assert_eq!(run("bad-null").unwrap_err(), "probe: row 0: on output \"log\": column \"n\" is int, got null");
+        assert_eq!(run("bad-arity").unwrap_err(), "probe: row 0: on output \"log\": 1 values for 2 columns");
+        assert_eq!(run("bad-output").unwrap_err(), "probe: row 0: output 7 is not declared (declared: 0 = \"log\")");
         assert_eq!(run("fail").unwrap_err(), "broken");
     }
 
@@ -252,17 +202,10 @@ mod tests {
         let mut rt = Runtime::<Short>::new("short");
         rt.init("{}").unwrap();
         assert_eq!(
-            rt.process(&OwnedBatch::from_values(["a", "b", "c"]))
-                .unwrap_err(),
+            rt.process(&OwnedBatch::from_values(["a", "b", "c"])).unwrap_err(),
             "short: process gave 1 verdicts for 3 records (one per record is required)"
         );
-        assert_eq!(
-            rt.process(&OwnedBatch::from_values(["a"]))
-                .unwrap()
-                .verdicts
-                .len(),
-            1
-        );
+        assert_eq!(rt.process(&OwnedBatch::from_values(["a"])).unwrap().verdicts.len(), 1);
     }
 
     #[test]
@@ -271,10 +214,6 @@ mod tests {
         rt.init("").unwrap();
         let mut batch = OwnedBatch::from_values(["abc"]);
         batch.values.push(b'!');
-        assert!(
-            rt.process(&batch)
-                .unwrap_err()
-                .starts_with("malformed batch")
-        );
+        assert!(rt.process(&batch).unwrap_err().starts_with("malformed batch"));
     }
 }

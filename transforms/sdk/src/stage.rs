@@ -82,8 +82,7 @@ pub fn parse_params<P: DeserializeOwned>(stage: &str, json: &str) -> Result<P, S
             format!("{stage}: invalid params: field `{path}`: {}", e.inner())
         }
     })?;
-    de.end()
-        .map_err(|e| format!("{stage}: invalid params: {e}"))?;
+    de.end().map_err(|e| format!("{stage}: invalid params: {e}"))?;
     Ok(params)
 }
 
@@ -110,59 +109,32 @@ mod tests {
     #[test]
     fn empty_params_are_an_empty_table() {
         let p: P = parse_params("s", "").unwrap();
-        assert_eq!(
-            p,
-            P {
-                limit: 0,
-                names: vec![],
-                inner: None
-            }
-        );
+        assert_eq!(p, P { limit: 0, names: vec![], inner: None });
         let _: NoParams = parse_params("s", " {} ").unwrap();
     }
 
     #[test]
     fn error_names_stage_and_field() {
         let err = parse_params::<P>("validate", r#"{"limit": "ten"}"#).unwrap_err();
-        assert!(
-            err.starts_with(
-                "validate: invalid params: field `limit`: invalid type: string \"ten\""
-            ),
-            "{err}"
-        );
+        assert!(err.starts_with("validate: invalid params: field `limit`: invalid type: string \"ten\""), "{err}");
 
         let err = parse_params::<P>("validate", r#"{"names": ["a", 3]}"#).unwrap_err();
-        assert!(
-            err.starts_with("validate: invalid params: field `names[1]`: invalid type"),
-            "{err}"
-        );
+        assert!(err.starts_with("validate: invalid params: field `names[1]`: invalid type"), "{err}");
 
         let err = parse_params::<P>("validate", r#"{"inner": {"depth": 300}}"#).unwrap_err();
-        assert!(
-            err.starts_with("validate: invalid params: field `inner.depth`: invalid value"),
-            "{err}"
-        );
+        assert!(err.starts_with("validate: invalid params: field `inner.depth`: invalid value"), "{err}");
     }
 
     #[test]
     fn unknown_and_malformed_params() {
         let err = parse_params::<P>("s", r#"{"limt": 1}"#).unwrap_err();
-        assert!(
-            err.contains("unknown field `limt`, expected one of"),
-            "{err}"
-        );
+        assert!(err.contains("unknown field `limt`, expected one of"), "{err}");
 
         let err = parse_params::<NoParams>("s", r#"{"x": 1}"#).unwrap_err();
-        assert!(
-            err.starts_with("s: invalid params: field `x`: unknown field `x`"),
-            "{err}"
-        );
+        assert!(err.starts_with("s: invalid params: field `x`: unknown field `x`"), "{err}");
 
         let err = parse_params::<P>("s", r#"{"limit": 1} x"#).unwrap_err();
-        assert!(
-            err.starts_with("s: invalid params: trailing characters"),
-            "{err}"
-        );
+        assert!(err.starts_with("s: invalid params: trailing characters"), "{err}");
 
         let err = parse_params::<P>("s", r#"{"limit": "#).unwrap_err();
         assert!(err.contains("EOF while parsing"), "{err}");

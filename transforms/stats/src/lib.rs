@@ -110,11 +110,7 @@ impl<'a> From<Normalized<'a>> for RawEvent<'a> {
             Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
             Cow::Owned(s) => Cow::Owned(s.into_bytes()),
         };
-        RawEvent {
-            session_id: bytes(n.session_id),
-            event_type: bytes(n.event_type),
-            event_time: n.event_time,
-        }
+        RawEvent { session_id: bytes(n.session_id), event_type: bytes(n.event_type), event_time: n.event_time }
     }
 }
 
@@ -148,9 +144,7 @@ impl<'a> Aggregate<'a> {
                 let mut i = *e.get();
                 loop {
                     let g = &mut self.groups[i];
-                    if g.bucket_start == bucket
-                        && eq_bytes(g.event_type.as_bytes(), &event.event_type)
-                    {
+                    if g.bucket_start == bucket && eq_bytes(g.event_type.as_bytes(), &event.event_type) {
                         g.count += 1;
                         g.first = g.first.min(t);
                         g.last = g.last.max(t);
@@ -174,14 +168,7 @@ impl<'a> Aggregate<'a> {
                 (session_id, event_type)
             }
         };
-        self.groups.push(Group {
-            session_id,
-            bucket_start: bucket,
-            event_type,
-            count: 1,
-            first: t,
-            last: t,
-        });
+        self.groups.push(Group { session_id, bucket_start: bucket, event_type, count: 1, first: t, last: t });
         self.next.push(None);
         Ok(())
     }
@@ -203,16 +190,12 @@ pub fn read(value: &[u8]) -> Result<Normalized<'_>, String> {
     if let Some(raw) = read_canonical(value)
         && let (Ok(session_id), Ok(event_type)) = (text(raw.session_id), text(raw.event_type))
     {
-        return Ok(Normalized {
-            session_id,
-            event_type,
-            event_time: raw.event_time,
-        });
+        return Ok(Normalized { session_id, event_type, event_time: raw.event_time });
     }
     // One UTF-8 check for the whole value is cheaper in wasm than
     // serde_json's check of every string.
-    let text = std::str::from_utf8(value)
-        .map_err(|e| format!("not UTF-8 (invalid bytes at offset {})", e.valid_up_to()))?;
+    let text =
+        std::str::from_utf8(value).map_err(|e| format!("not UTF-8 (invalid bytes at offset {})", e.valid_up_to()))?;
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
@@ -231,11 +214,7 @@ pub fn read_canonical(value: &[u8]) -> Option<RawEvent<'_>> {
     let (event_type, rest) = plain_string(rest)?;
     let digits = strip(rest, br#","eventTime":"#)?.strip_suffix(b"}")?;
     let event_time = json_integer(digits)?;
-    Some(RawEvent {
-        session_id: Cow::Borrowed(session_id),
-        event_type: Cow::Borrowed(event_type),
-        event_time,
-    })
+    Some(RawEvent { session_id: Cow::Borrowed(session_id), event_type: Cow::Borrowed(event_type), event_time })
 }
 
 /// `s` without the prefix `p`, compared as one fixed-size array (a few word
@@ -309,9 +288,7 @@ fn eight_digits(chunk: [u8; 8]) -> Option<i64> {
 /// The bytes of a JSON string that needs no unescaping (the opening quote
 /// already consumed), and what follows its closing quote.
 fn plain_string(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let end = s
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    let end = s.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
     if s[end] != b'"' {
         return None;
     }
@@ -413,13 +390,9 @@ mod tests {
     #[test]
     fn the_fast_path_reads_what_serde_reads() {
         let serde = |v: &str| {
-            serde_json::from_str::<Normalized<'_>>(v).ok().map(|n| {
-                (
-                    n.session_id.into_owned(),
-                    n.event_type.into_owned(),
-                    n.event_time,
-                )
-            })
+            serde_json::from_str::<Normalized<'_>>(v)
+                .ok()
+                .map(|n| (n.session_id.into_owned(), n.event_type.into_owned(), n.event_time))
         };
         let fast = |v: &str| {
             read_canonical(v.as_bytes()).map(|n| {
@@ -468,9 +441,7 @@ mod tests {
         // Every digit count the fast path reads, against the plain loop.
         for len in 1..=18 {
             for lead in [1u8, 5, 9] {
-                let mut digits: Vec<u8> = (0..len)
-                    .map(|i| b'0' + ((lead as usize + i * 7) % 10) as u8)
-                    .collect();
+                let mut digits: Vec<u8> = (0..len).map(|i| b'0' + ((lead as usize + i * 7) % 10) as u8).collect();
                 digits[0] = b'0' + lead;
                 let text = std::str::from_utf8(&digits).unwrap();
                 assert_eq!(json_integer(&digits), text.parse::<i64>().ok(), "{text}");
@@ -483,12 +454,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            read(br#"{"sessionId":"a\"b","eventType":"X","eventTime":1}"#)
-                .unwrap()
-                .session_id,
-            "a\"b"
-        );
+        assert_eq!(read(br#"{"sessionId":"a\"b","eventType":"X","eventTime":1}"#).unwrap().session_id, "a\"b");
         let min = br#"{"sessionId":"a","eventType":"X","eventTime":-9223372036854775808}"#;
         assert_eq!(read(min).unwrap().event_time, i64::MIN);
         assert!(read(b"{\"sessionId\":\"\xff\",\"eventType\":\"X\",\"eventTime\":1}").is_err());
@@ -531,8 +497,7 @@ mod tests {
     fn unreadable_records_are_rejected_and_not_counted() {
         let batch = OwnedBatch::from_values([
             ev("s1", "FOCUS", H10),
-            r#"{"sessionId":"s1","eventType":"FOCUS","timestamp":"2026-01-28T10:00:00Z"}"#
-                .to_owned(),
+            r#"{"sessionId":"s1","eventType":"FOCUS","timestamp":"2026-01-28T10:00:00Z"}"#.to_owned(),
             r#"{"sessionId":"s1","eventType":"FOCUS","eventTime":"soon"}"#.to_owned(),
             "garbage".to_owned(),
         ]);
@@ -580,16 +545,12 @@ mod tests {
         ]);
         let out = run::<Stats>("", &batch).unwrap();
         let verdicts = out.to_verdicts();
-        assert_eq!(
-            (&verdicts[0], &verdicts[3]),
-            (&Verdict::Keep, &Verdict::Keep)
-        );
+        assert_eq!((&verdicts[0], &verdicts[3]), (&Verdict::Keep, &Verdict::Keep));
         for (i, offset) in [(1, 15), (2, 32)] {
             match &verdicts[i] {
-                Verdict::Reject(r) => assert!(
-                    r.ends_with(&format!("not UTF-8 (invalid bytes at offset {offset})")),
-                    "{r}"
-                ),
+                Verdict::Reject(r) => {
+                    assert!(r.ends_with(&format!("not UTF-8 (invalid bytes at offset {offset})")), "{r}")
+                }
                 other => panic!("record {i}: {other:?}"),
             }
         }
@@ -626,10 +587,6 @@ mod tests {
     fn empty_batch_emits_nothing_and_params_are_refused() {
         let out = run::<Stats>("{}", &OwnedBatch::new("t", 0)).unwrap();
         assert!(out.to_verdicts().is_empty() && out.to_rows().is_empty());
-        assert!(
-            run::<Stats>(r#"{"x": 1}"#, &OwnedBatch::new("t", 0))
-                .unwrap_err()
-                .contains("unknown field `x`")
-        );
+        assert!(run::<Stats>(r#"{"x": 1}"#, &OwnedBatch::new("t", 0)).unwrap_err().contains("unknown field `x`"));
     }
 }

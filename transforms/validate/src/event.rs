@@ -55,12 +55,8 @@ pub fn parse_event(value: &[u8]) -> Result<Event<'_>, String> {
     // allows; std says where the bad bytes are.
     let text = match simdutf8::basic::from_utf8(value) {
         Ok(text) => text,
-        Err(_) => std::str::from_utf8(value).map_err(|e| {
-            format!(
-                "value is not UTF-8 (invalid bytes at offset {})",
-                e.valid_up_to()
-            )
-        })?,
+        Err(_) => std::str::from_utf8(value)
+            .map_err(|e| format!("value is not UTF-8 (invalid bytes at offset {})", e.valid_up_to()))?,
     };
     let mut de = serde_json::Deserializer::from_str(text);
     let top = Top::deserialize(&mut de).and_then(|top| de.end().map(|()| top));
@@ -79,11 +75,7 @@ fn describe(e: &serde_json::Error) -> String {
     if e.is_data() {
         message.to_owned()
     } else {
-        format!(
-            "invalid JSON at line {} column {}: {message}",
-            e.line(),
-            e.column()
-        )
+        format!("invalid JSON at line {} column {}: {message}", e.line(), e.column())
     }
 }
 

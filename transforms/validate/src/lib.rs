@@ -60,9 +60,7 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Self {
-            event_types: ["FOCUS", "DISTRACTED", "AWAY", "DROWSY"]
-                .map(String::from)
-                .to_vec(),
+            event_types: ["FOCUS", "DISTRACTED", "AWAY", "DROWSY"].map(String::from).to_vec(),
             local_offset: "+00:00".into(),
             max_session_id_len: 64,
         }
@@ -185,18 +183,13 @@ impl Transform for Validate {
                 Ok((n, type_index)) => {
                     // A string serde_json could borrow from the input had no
                     // escapes, so it needs none: copy it as it is.
-                    let plain_session =
-                        matches!(event.session_id, Some(Field::Str(Cow::Borrowed(_))));
+                    let plain_session = matches!(event.session_id, Some(Field::Str(Cow::Borrowed(_))));
                     let type_json = &self.event_types_json[type_index];
                     out.replace_with(|buf| n.write_json_with(buf, plain_session, type_json));
                     out.emit_for(
                         &record,
                         STUDY_LOG,
-                        [
-                            Value::text(n.session_id),
-                            Value::text(n.event_type),
-                            Value::TimestampMs(n.event_time),
-                        ],
+                        [Value::text(n.session_id), Value::text(n.event_type), Value::TimestampMs(n.event_time)],
                     );
                 }
                 Err(reason) => out.reject(reason),
@@ -219,10 +212,7 @@ impl Validate {
             None => return Err("missing field sessionId".into()),
             Some(Field::Str(s)) => s.as_ref(),
             Some(other) => {
-                return Err(format!(
-                    "sessionId is not a string (found {})",
-                    other.kind()
-                ));
+                return Err(format!("sessionId is not a string (found {})", other.kind()));
             }
         };
         if session_id.is_empty() {
@@ -232,10 +222,7 @@ impl Validate {
         if session_id.len() > self.max_session_id_len {
             let chars = session_id.chars().count();
             if chars > self.max_session_id_len {
-                return Err(format!(
-                    "sessionId is {chars} characters long, more than {}",
-                    self.max_session_id_len
-                ));
+                return Err(format!("sessionId is {chars} characters long, more than {}", self.max_session_id_len));
             }
         }
 
@@ -243,32 +230,18 @@ impl Validate {
             None => return Err("missing field eventType".into()),
             Some(Field::Str(s)) => s,
             Some(other) => {
-                return Err(format!(
-                    "eventType is not a string (found {})",
-                    other.kind()
-                ));
+                return Err(format!("eventType is not a string (found {})", other.kind()));
             }
         };
         let Some(type_index) = self.event_types.iter().position(|t| t == event_type) else {
-            return Err(format!(
-                "eventType {} is not one of {}",
-                quoted(event_type),
-                self.event_type_list
-            ));
+            return Err(format!("eventType {} is not one of {}", quoted(event_type), self.event_type_list));
         };
 
         let Some(timestamp) = &event.timestamp else {
             return Err("missing field timestamp".into());
         };
         let event_time = parse_timestamp(timestamp, self.local_offset)?;
-        Ok((
-            Normalized {
-                session_id,
-                event_type: &self.event_types[type_index],
-                event_time,
-            },
-            type_index,
-        ))
+        Ok((Normalized { session_id, event_type: &self.event_types[type_index], event_time }, type_index))
     }
 }
 
@@ -276,12 +249,8 @@ fn parse_offset(s: &str) -> Result<FixedOffset, String> {
     if s == "Z" || s == "z" {
         return Ok(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()));
     }
-    s.parse::<FixedOffset>().map_err(|_| {
-        format!(
-            "validate: local_offset {} is not a UTC offset like \"+09:00\" or \"-05:30\"",
-            quoted(s)
-        )
-    })
+    s.parse::<FixedOffset>()
+        .map_err(|_| format!("validate: local_offset {} is not a UTC offset like \"+09:00\" or \"-05:30\"", quoted(s)))
 }
 
 /// `s` in double quotes with JSON-like escapes, cut to 64 characters so that

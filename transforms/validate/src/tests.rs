@@ -46,20 +46,14 @@ fn keeps_a_valid_event_with_a_normalized_value_and_a_row() {
     let out = run::<Validate>(UTC, &OwnedBatch::from_values([value])).unwrap();
     assert_eq!(
         out.to_verdicts(),
-        vec![Verdict::Replace(
-            br#"{"sessionId":"session-42","eventType":"FOCUS","eventTime":1769562930120}"#.to_vec()
-        )]
+        vec![Verdict::Replace(br#"{"sessionId":"session-42","eventType":"FOCUS","eventTime":1769562930120}"#.to_vec())]
     );
     assert_eq!(
         out.to_rows(),
         vec![Row {
             output: STUDY_LOG,
             source: Some(0),
-            values: vec![
-                Value::text("session-42"),
-                Value::text("FOCUS"),
-                Value::TimestampMs(T0)
-            ],
+            values: vec![Value::text("session-42"), Value::text("FOCUS"), Value::TimestampMs(T0)],
         }]
     );
 }
@@ -71,11 +65,7 @@ fn declares_the_study_log_output() {
     assert_eq!(info.outputs.len(), 1);
     let decl = &info.outputs[STUDY_LOG as usize];
     assert_eq!(decl.name, "study_log");
-    let cols: Vec<_> = decl
-        .columns
-        .iter()
-        .map(|c| (c.name.as_str(), c.kind, c.nullable))
-        .collect();
+    let cols: Vec<_> = decl.columns.iter().map(|c| (c.name.as_str(), c.kind, c.nullable)).collect();
     assert_eq!(
         cols,
         [
@@ -97,59 +87,26 @@ fn mixed_batch_gets_one_verdict_per_record_and_rows_for_kept_ones() {
     assert!(matches!(out.to_verdicts()[0], Verdict::Replace(_)));
     assert!(matches!(out.to_verdicts()[1], Verdict::Reject(_)));
     assert!(matches!(out.to_verdicts()[2], Verdict::Replace(_)));
-    assert_eq!(
-        out.to_rows().iter().map(|r| r.source).collect::<Vec<_>>(),
-        [Some(0), Some(2)]
-    );
+    assert_eq!(out.to_rows().iter().map(|r| r.source).collect::<Vec<_>>(), [Some(0), Some(2)]);
 }
 
 #[test]
 fn reject_reasons() {
     let cases = [
         ("", "empty value"),
-        (
-            "not json",
-            "invalid JSON at line 1 column 2: expected ident",
-        ),
-        (
-            "{\"sessionId\":",
-            "invalid JSON at line 1 column 13: EOF while parsing a value",
-        ),
-        (
-            r#"{"sessionId":"a"} x"#,
-            "invalid JSON at line 1 column 19: trailing characters",
-        ),
+        ("not json", "invalid JSON at line 1 column 2: expected ident"),
+        ("{\"sessionId\":", "invalid JSON at line 1 column 13: EOF while parsing a value"),
+        (r#"{"sessionId":"a"} x"#, "invalid JSON at line 1 column 19: trailing characters"),
         ("[1, 2]", "value is a JSON array, not an object"),
         ("\"FOCUS\"", "value is a JSON string, not an object"),
         ("42", "value is a JSON number, not an object"),
-        (
-            r#"{"eventType":"FOCUS","timestamp":1}"#,
-            "missing field sessionId",
-        ),
-        (
-            r#"{"sessionId":"s","timestamp":1}"#,
-            "missing field eventType",
-        ),
-        (
-            r#"{"sessionId":"s","eventType":"FOCUS"}"#,
-            "missing field timestamp",
-        ),
-        (
-            r#"{"sessionId":42,"eventType":"FOCUS","timestamp":1}"#,
-            "sessionId is not a string (found number)",
-        ),
-        (
-            r#"{"sessionId":null,"eventType":"FOCUS","timestamp":1}"#,
-            "sessionId is not a string (found null)",
-        ),
-        (
-            r#"{"sessionId":"","eventType":"FOCUS","timestamp":1}"#,
-            "sessionId is empty",
-        ),
-        (
-            r#"{"sessionId":"s","eventType":["FOCUS"],"timestamp":1}"#,
-            "eventType is not a string (found array)",
-        ),
+        (r#"{"eventType":"FOCUS","timestamp":1}"#, "missing field sessionId"),
+        (r#"{"sessionId":"s","timestamp":1}"#, "missing field eventType"),
+        (r#"{"sessionId":"s","eventType":"FOCUS"}"#, "missing field timestamp"),
+        (r#"{"sessionId":42,"eventType":"FOCUS","timestamp":1}"#, "sessionId is not a string (found number)"),
+        (r#"{"sessionId":null,"eventType":"FOCUS","timestamp":1}"#, "sessionId is not a string (found null)"),
+        (r#"{"sessionId":"","eventType":"FOCUS","timestamp":1}"#, "sessionId is empty"),
+        (r#"{"sessionId":"s","eventType":["FOCUS"],"timestamp":1}"#, "eventType is not a string (found array)"),
         (
             r#"{"sessionId":"s","eventType":"FOO","timestamp":1}"#,
             r#"eventType "FOO" is not one of FOCUS, DISTRACTED, AWAY, DROWSY"#,
@@ -182,10 +139,7 @@ fn reject_reasons() {
             r#"{"sessionId":"s","eventType":"FOCUS","timestamp":99999999999999999999}"#,
             "timestamp 100000000000000000000 is outside 1000-01-01T00:00:00Z..9999-12-31T23:59:59.999Z",
         ),
-        (
-            r#"{"sessionId":"a","sessionId":"b"}"#,
-            "duplicate field sessionId",
-        ),
+        (r#"{"sessionId":"a","sessionId":"b"}"#, "duplicate field sessionId"),
     ];
     for (value, expected) in cases {
         assert_eq!(reason(UTC, value), expected, "for value {value:?}");
@@ -196,88 +150,46 @@ fn reject_reasons() {
 fn huge_bad_values_are_cut_in_reasons() {
     let long = "X".repeat(10_000);
     let r = reason(UTC, &event("s", &long, "2026-01-28T01:15:30Z"));
-    assert_eq!(
-        r,
-        format!(
-            "eventType \"{}\"... is not one of FOCUS, DISTRACTED, AWAY, DROWSY",
-            "X".repeat(64)
-        )
-    );
+    assert_eq!(r, format!("eventType \"{}\"... is not one of FOCUS, DISTRACTED, AWAY, DROWSY", "X".repeat(64)));
 }
 
 #[test]
 fn session_id_length_boundary_counts_characters() {
     let ts = "2026-01-28T01:15:30Z";
     let at_limit = "s".repeat(64);
-    assert!(matches!(
-        one(UTC, &event(&at_limit, "FOCUS", ts)).0,
-        Verdict::Replace(_)
-    ));
-    assert_eq!(
-        reason(UTC, &event(&"s".repeat(65), "FOCUS", ts)),
-        "sessionId is 65 characters long, more than 64"
-    );
+    assert!(matches!(one(UTC, &event(&at_limit, "FOCUS", ts)).0, Verdict::Replace(_)));
+    assert_eq!(reason(UTC, &event(&"s".repeat(65), "FOCUS", ts)), "sessionId is 65 characters long, more than 64");
     // 64 characters of 3 bytes each: 192 bytes, still accepted.
     let wide = "세".repeat(64);
-    assert!(matches!(
-        one(UTC, &event(&wide, "FOCUS", ts)).0,
-        Verdict::Replace(_)
-    ));
-    assert_eq!(
-        reason(UTC, &event(&"세".repeat(65), "FOCUS", ts)),
-        "sessionId is 65 characters long, more than 64"
-    );
+    assert!(matches!(one(UTC, &event(&wide, "FOCUS", ts)).0, Verdict::Replace(_)));
+    assert_eq!(reason(UTC, &event(&"세".repeat(65), "FOCUS", ts)), "sessionId is 65 characters long, more than 64");
     // The limit is a param.
     let p = r#"{"max_session_id_len": 3}"#;
-    assert!(matches!(
-        one(p, &event("abc", "FOCUS", ts)).0,
-        Verdict::Replace(_)
-    ));
-    assert_eq!(
-        reason(p, &event("abcd", "FOCUS", ts)),
-        "sessionId is 4 characters long, more than 3"
-    );
+    assert!(matches!(one(p, &event("abc", "FOCUS", ts)).0, Verdict::Replace(_)));
+    assert_eq!(reason(p, &event("abcd", "FOCUS", ts)), "sessionId is 4 characters long, more than 3");
 }
 
 #[test]
 fn invalid_utf8_is_rejected() {
     let value: &[u8] = b"{\"sessionId\":\"a\xff\"}";
     let out = run::<Validate>(UTC, &OwnedBatch::from_values([value])).unwrap();
-    assert_eq!(
-        out.to_verdicts()[0],
-        Verdict::Reject("value is not UTF-8 (invalid bytes at offset 15)".into())
-    );
+    assert_eq!(out.to_verdicts()[0], Verdict::Reject("value is not UTF-8 (invalid bytes at offset 15)".into()));
 }
 
 #[test]
 fn normalized_json_matches_serde_json() {
-    for session_id in [
-        "session-42",
-        "",
-        "a\"b",
-        "back\\slash",
-        "tab\there",
-        "\u{1}ctl",
-        "세션-é",
-        "\u{7f}\u{2028}",
-    ] {
+    for session_id in ["session-42", "", "a\"b", "back\\slash", "tab\there", "\u{1}ctl", "세션-é", "\u{7f}\u{2028}"]
+    {
         for event_type in ["FOCUS", "WITH \"QUOTE\""] {
             for event_time in [0, -1, T0, i64::MIN, i64::MAX] {
-                let n = Normalized {
-                    session_id,
-                    event_type,
-                    event_time,
-                };
+                let n = Normalized { session_id, event_type, event_time };
                 let mut buf = Vec::new();
                 n.write_json(&mut buf);
                 let expected = serde_json::to_string(&n).unwrap();
                 assert_eq!(String::from_utf8(buf).unwrap(), expected, "{n:?}");
                 // The path for ids read without escapes, with the event type
                 // rendered once.
-                if !session_id
-                    .bytes()
-                    .any(|b| b < 0x20 || b == b'"' || b == b'\\')
-                {
+                if !session_id.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
                     let mut buf = Vec::new();
                     let type_json = serde_json::to_vec(event_type).unwrap();
                     n.write_json_with(&mut buf, true, &type_json);
@@ -292,9 +204,7 @@ fn normalized_json_matches_serde_json() {
 fn escaped_session_ids_round_trip() {
     let value = r#"{"sessionId":"a\"b\u00e9\n","eventType":"FOCUS","timestamp":0}"#;
     let (verdict, rows) = one(UTC, value);
-    let Verdict::Replace(normalized) = verdict else {
-        panic!("{verdict:?}")
-    };
+    let Verdict::Replace(normalized) = verdict else { panic!("{verdict:?}") };
     let parsed: serde_json::Value = serde_json::from_slice(&normalized).unwrap();
     assert_eq!(parsed["sessionId"], "a\"bé\n");
     assert_eq!(rows[0].values[0], Value::text("a\"bé\n"));
@@ -335,25 +245,14 @@ fn local_offset_applies_only_to_times_without_one() {
     assert_eq!(event_time(ny, r#""2026-01-27T20:15:30.120""#), T0);
     let india = r#"{"local_offset": "+05:30"}"#;
     assert_eq!(event_time(india, r#""2026-01-28T06:45:30.120""#), T0);
-    assert_eq!(
-        event_time(r#"{"local_offset": "Z"}"#, r#""2026-01-28T01:15:30.120""#),
-        T0
-    );
+    assert_eq!(event_time(r#"{"local_offset": "Z"}"#, r#""2026-01-28T01:15:30.120""#), T0);
 }
 
 #[test]
 fn range_boundaries() {
-    assert_eq!(
-        event_time(UTC, r#""1000-01-01T00:00:00Z""#),
-        MIN_EVENT_TIME_MS
-    );
-    assert_eq!(
-        event_time(UTC, r#""9999-12-31T23:59:59.999Z""#),
-        MAX_EVENT_TIME_MS
-    );
-    assert!(
-        reason(UTC, &event("s", "FOCUS", "9999-12-31T23:59:59.999-00:01")).contains("is outside")
-    );
+    assert_eq!(event_time(UTC, r#""1000-01-01T00:00:00Z""#), MIN_EVENT_TIME_MS);
+    assert_eq!(event_time(UTC, r#""9999-12-31T23:59:59.999Z""#), MAX_EVENT_TIME_MS);
+    assert!(reason(UTC, &event("s", "FOCUS", "9999-12-31T23:59:59.999-00:01")).contains("is outside"));
     let below = (MIN_EVENT_TIME_MS - 1).to_string();
     let value = format!(r#"{{"sessionId":"s","eventType":"FOCUS","timestamp":{below}}}"#);
     assert!(reason(UTC, &value).contains("is outside"));
@@ -362,10 +261,7 @@ fn range_boundaries() {
 #[test]
 fn configured_event_types() {
     let p = r#"{"event_types": ["START", "STOP"]}"#;
-    assert!(matches!(
-        one(p, &event("s", "STOP", "2026-01-28T01:15:30Z")).0,
-        Verdict::Replace(_)
-    ));
+    assert!(matches!(one(p, &event("s", "STOP", "2026-01-28T01:15:30Z")).0, Verdict::Replace(_)));
     assert_eq!(
         reason(p, &event("s", "FOCUS", "2026-01-28T01:15:30Z")),
         r#"eventType "FOCUS" is not one of START, STOP"#
@@ -374,33 +270,16 @@ fn configured_event_types() {
 
 #[test]
 fn bad_params_are_refused() {
-    let init = |p: &str| {
-        sluice_transform::testing::Runtime::<Validate>::new("validate")
-            .init(p)
-            .map(|_| ())
-    };
+    let init = |p: &str| sluice_transform::testing::Runtime::<Validate>::new("validate").init(p).map(|_| ());
     assert!(init("").is_ok());
     assert_eq!(
         init(r#"{"local_offset": "Asia/Seoul"}"#).unwrap_err(),
         r#"validate: local_offset "Asia/Seoul" is not a UTC offset like "+09:00" or "-05:30""#
     );
-    assert!(
-        init(r#"{"event_types": []}"#)
-            .unwrap_err()
-            .contains("event_types")
-    );
-    assert!(
-        init(r#"{"max_session_id_len": 0}"#)
-            .unwrap_err()
-            .contains("max_session_id_len")
-    );
+    assert!(init(r#"{"event_types": []}"#).unwrap_err().contains("event_types"));
+    assert!(init(r#"{"max_session_id_len": 0}"#).unwrap_err().contains("max_session_id_len"));
     let err = init(r#"{"max_session_id_len": "64"}"#).unwrap_err();
-    assert!(
-        err.starts_with(
-            "validate: invalid params: field `max_session_id_len`: invalid type: string"
-        ),
-        "{err}"
-    );
+    assert!(err.starts_with("validate: invalid params: field `max_session_id_len`: invalid type: string"), "{err}");
     let err = init(r#"{"event_type": ["A"]}"#).unwrap_err();
     assert!(err.contains("unknown field `event_type`"), "{err}");
 }

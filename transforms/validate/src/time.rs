@@ -14,22 +14,15 @@ pub const MAX_EVENT_TIME_MS: i64 = 253_402_300_799_999;
 /// `local` is the offset of ISO times that carry none.
 pub fn parse_timestamp(field: &Field<'_>, local: FixedOffset) -> Result<i64, String> {
     let ms = match field {
-        Field::Str(s) => parse_str(s, local).ok_or_else(|| {
-            format!(
-                "timestamp {} is neither ISO-8601 nor epoch milliseconds",
-                quoted(s)
-            )
-        })?,
+        Field::Str(s) => parse_str(s, local)
+            .ok_or_else(|| format!("timestamp {} is neither ISO-8601 nor epoch milliseconds", quoted(s)))?,
         Field::Int(n) => *n,
         Field::UInt(n) => i64::try_from(*n).unwrap_or(i64::MAX),
         // Truncate toward the past; NaN cannot come out of JSON, and the
         // cast saturates for infinities and huge values.
         Field::Float(x) => x.floor() as i64,
         other => {
-            return Err(format!(
-                "timestamp is not a string or a number (found {})",
-                other.kind()
-            ));
+            return Err(format!("timestamp is not a string or a number (found {})", other.kind()));
         }
     };
     if !(MIN_EVENT_TIME_MS..=MAX_EVENT_TIME_MS).contains(&ms) {
@@ -40,9 +33,7 @@ pub fn parse_timestamp(field: &Field<'_>, local: FixedOffset) -> Result<i64, Str
             Field::Float(x) => x.to_string(),
             _ => String::new(),
         };
-        return Err(format!(
-            "timestamp {shown} is outside 1000-01-01T00:00:00Z..9999-12-31T23:59:59.999Z"
-        ));
+        return Err(format!("timestamp {shown} is outside 1000-01-01T00:00:00Z..9999-12-31T23:59:59.999Z"));
     }
     Ok(ms)
 }
@@ -76,10 +67,7 @@ fn parse_iso_fast(b: &[u8], local: FixedOffset) -> Option<i64> {
         w1 ^ u64::from_le_bytes(*b"00T00:00"),
         tail ^ u64::from_le_bytes(*b":00\0\0\0\0\0"),
     );
-    if [d0, d1, d2]
-        .into_iter()
-        .any(|d| (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 != 0)
-    {
+    if [d0, d1, d2].into_iter().any(|d| (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 != 0) {
         return None;
     }
     // Byte `i` of a word, as a number.
@@ -112,10 +100,7 @@ fn parse_iso_fast(b: &[u8], local: FixedOffset) -> Option<i64> {
         }
         // Truncated to the millisecond; missing places count as zeros.
         for i in 0..3 {
-            let digit = fraction
-                .get(i)
-                .filter(|_| i < n)
-                .map_or(0, |&c| i64::from(c - b'0'));
+            let digit = fraction.get(i).filter(|_| i < n).map_or(0, |&c| i64::from(c - b'0'));
             millis = millis * 10 + digit;
         }
         rest = &fraction[n..];
@@ -141,9 +126,7 @@ fn parse_iso_fast(b: &[u8], local: FixedOffset) -> Option<i64> {
 
 /// The number in ASCII digits `b` (at most 4 of them).
 fn digits(b: &[u8]) -> Option<i64> {
-    b.iter().try_fold(0i64, |n, &c| {
-        c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
-    })
+    b.iter().try_fold(0i64, |n, &c| c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0')))
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {
@@ -170,17 +153,12 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 /// Every shape `validate` accepts, through chrono.
 fn parse_str_chrono(s: &str, local: FixedOffset) -> Option<i64> {
     let b = s.as_bytes();
-    if !b.is_empty()
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| c.is_ascii_digit() || (i == 0 && *c == b'-'))
-    {
+    if !b.is_empty() && b.iter().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 0 && *c == b'-')) {
         return s.parse::<i64>().ok();
     }
     // Anything after the date (10 bytes) that starts an offset?
     let has_offset = matches!(b.last(), Some(b'Z' | b'z'))
-        || b.get(10..)
-            .is_some_and(|rest| rest.iter().any(|c| matches!(c, b'+' | b'-')));
+        || b.get(10..).is_some_and(|rest| rest.iter().any(|c| matches!(c, b'+' | b'-')));
     if has_offset {
         DateTime::parse_from_rfc3339(s)
             .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
@@ -246,20 +224,10 @@ mod tests {
             "T10:15:30\u{7f}",
             "T10:1é:30",
         ];
-        let fractions = [
-            "",
-            ".1",
-            ".12",
-            ".120",
-            ".1234",
-            ".999999999",
-            ".1234567891",
-            ".",
-            ".x",
-        ];
+        let fractions = ["", ".1", ".12", ".120", ".1234", ".999999999", ".1234567891", ".", ".x"];
         let offsets = [
-            "", "Z", "z", "+09:00", "-05:30", "+00:00", "-00:00", "+23:59", "+24:00", "+09:60",
-            "+0900", "+09", "Zx", "-1:00",
+            "", "Z", "z", "+09:00", "-05:30", "+00:00", "-00:00", "+23:59", "+24:00", "+09:60", "+0900", "+09", "Zx",
+            "-1:00",
         ];
         let locals = [0, 9 * 3600, -(5 * 3600 + 1800)].map(|s| FixedOffset::east_opt(s).unwrap());
         let mut fast_reads = 0;
@@ -271,11 +239,7 @@ mod tests {
                             let text = format!("{date}{time}{fraction}{offset}");
                             if let Some(ms) = parse_iso_fast(text.as_bytes(), local) {
                                 fast_reads += 1;
-                                assert_eq!(
-                                    Some(ms),
-                                    parse_str_chrono(&text, local),
-                                    "{text} at {local}"
-                                );
+                                assert_eq!(Some(ms), parse_str_chrono(&text, local), "{text} at {local}");
                             }
                         }
                     }

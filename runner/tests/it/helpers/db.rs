@@ -13,7 +13,9 @@ pub fn server_url() -> String {
 pub async fn fresh_database(prefix: &str) -> (String, MySqlPool) {
     let server = server_url();
     let mut admin = MySqlConnection::connect(&server).await.unwrap_or_else(|e| {
-        panic!("cannot reach MariaDB at {server} ({e}); start it with `scripts/stack up` or set SLUICE_TEST_DATABASE_URL")
+        panic!(
+            "cannot reach MariaDB at {server} ({e}); start it with `scripts/stack up` or set SLUICE_TEST_DATABASE_URL"
+        )
     });
     let name = format!("t_{prefix}_{}", std::process::id()) + &format!("_{:08x}", rand::random::<u32>());
     sqlx::query(&format!("CREATE DATABASE `{name}`")).execute(&mut admin).await.expect("create test database");

@@ -25,7 +25,8 @@ fn options() -> AdminOptions {
 
 /// Panics with the way to start Kafka when the broker does not answer.
 pub fn require_broker(brokers: &str) {
-    let probe: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create().expect("create a Kafka client");
+    let probe: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", brokers).create().expect("create a Kafka client");
     if let Err(e) = probe.fetch_metadata(None, Duration::from_secs(5)) {
         panic!("cannot reach Kafka at {brokers} ({e}); start it with `scripts/stack up` or set SLUICE_TEST_KAFKA");
     }
@@ -52,7 +53,8 @@ pub async fn fresh_topic(prefix: &str, partitions: i32) -> TestTopic {
     for r in results {
         r.unwrap_or_else(|(topic, e)| panic!("create topic {topic}: {e}"));
     }
-    let probe: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &brokers).create().expect("create a Kafka client");
+    let probe: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", &brokers).create().expect("create a Kafka client");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ready = probe.fetch_metadata(Some(&name), Duration::from_secs(5)).ok().is_some_and(|m| {
@@ -74,7 +76,8 @@ pub async fn fresh_topic(prefix: &str, partitions: i32) -> TestTopic {
 impl TestTopic {
     pub async fn delete(mut self) {
         self.deleted = true;
-        let results = admin(&self.brokers).delete_topics(&[&self.name], &options()).await.expect("delete topic request");
+        let results =
+            admin(&self.brokers).delete_topics(&[&self.name], &options()).await.expect("delete topic request");
         for r in results {
             r.unwrap_or_else(|(topic, e)| panic!("delete topic {topic}: {e}"));
         }
@@ -109,7 +112,12 @@ pub struct Received {
 /// Reads `topic` from the beginning in a fresh consumer group until
 /// `expected` messages arrived (or `timeout` passed), sorted by partition and
 /// offset; with the high watermark of each partition afterwards.
-pub async fn consume_all(brokers: &str, topic: &str, expected: usize, timeout: Duration) -> (Vec<Received>, BTreeMap<i32, i64>) {
+pub async fn consume_all(
+    brokers: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+) -> (Vec<Received>, BTreeMap<i32, i64>) {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("sluice-test-{:08x}", rand::random::<u32>()))

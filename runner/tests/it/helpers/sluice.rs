@@ -29,7 +29,8 @@ pub fn write_pipeline_with_stage(dir: &Path, stage: &str) -> PathBuf {
     let modules = repo_root().join("target/transforms");
     let stage = stage.replace("{modules}", &modules.display().to_string());
     let text = std::fs::read_to_string(&path).expect("read the test pipeline");
-    let text = text.replacen("[[transforms]]\nname = \"stats\"", &format!("{stage}\n\n[[transforms]]\nname = \"stats\""), 1);
+    let text =
+        text.replacen("[[transforms]]\nname = \"stats\"", &format!("{stage}\n\n[[transforms]]\nname = \"stats\""), 1);
     assert!(text.contains(&stage), "the stage went in");
     std::fs::write(&path, text).expect("write the test pipeline");
     path
@@ -46,7 +47,9 @@ pub fn write_pipeline_with_dead_letter_topic(dir: &Path, topic: Option<&str>) ->
         .expect("read pipeline.toml")
         .replace("module = \"target/transforms/", &format!("module = \"{}/", modules.display()));
     let text = match topic {
-        Some(topic) => text.replace("table = \"dead_letter\"", &format!("table = \"dead_letter\"\ntopic = \"{topic}\"")),
+        Some(topic) => {
+            text.replace("table = \"dead_letter\"", &format!("table = \"dead_letter\"\ntopic = \"{topic}\""))
+        }
         None => text,
     };
     let path = dir.join("pipeline.toml");
@@ -101,7 +104,11 @@ impl Sluice {
             if let Some(status) = self.child.try_wait().expect("wait for sluice") {
                 return status;
             }
-            assert!(std::time::Instant::now() < deadline, "sluice did not exit within 60 s of SIGTERM; log: {}", self.log.display());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sluice did not exit within 60 s of SIGTERM; log: {}",
+                self.log.display()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -126,7 +133,8 @@ pub fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let frame = |l: &&str| {
         let t = l.trim_start();
-        t.starts_with("at ") || t.split_once(':').is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        t.starts_with("at ")
+            || t.split_once(':').is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
     };
     let lines: Vec<&str> = text.lines().filter(|l| !frame(l)).collect();
     lines[lines.len().saturating_sub(60)..].join("\n")
@@ -148,7 +156,15 @@ pub struct Load {
 
 impl Load {
     pub fn to(topic: &TestTopic, events: PathBuf) -> Load {
-        Load { brokers: topic.brokers.clone(), topic: topic.name.clone(), events, count: 1000, sessions: 10, interval_ms: 0, seed: 1 }
+        Load {
+            brokers: topic.brokers.clone(),
+            topic: topic.name.clone(),
+            events,
+            count: 1000,
+            sessions: 10,
+            interval_ms: 0,
+            seed: 1,
+        }
     }
 }
 
@@ -178,10 +194,17 @@ pub fn expected_offsets(events: &[EventRecord]) -> BTreeMap<i32, i64> {
 
 /// Waits until the stored offsets of `topic` reach `expected`, checking that
 /// the processes stay up. Panics with the logs after `timeout`.
-pub async fn wait_for_offsets(pool: &MySqlPool, topic: &str, expected: &BTreeMap<i32, i64>, timeout: Duration, running: &mut [&mut Sluice]) {
+pub async fn wait_for_offsets(
+    pool: &MySqlPool,
+    topic: &str,
+    expected: &BTreeMap<i32, i64>,
+    timeout: Duration,
+    running: &mut [&mut Sluice],
+) {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let stored: BTreeMap<i32, i64> = sluice::sink::load_offsets(pool, "study-log", topic).await.unwrap_or_default().into_iter().collect();
+        let stored: BTreeMap<i32, i64> =
+            sluice::sink::load_offsets(pool, "study-log", topic).await.unwrap_or_default().into_iter().collect();
         if expected.iter().all(|(p, n)| stored.get(p).is_some_and(|s| s >= n)) {
             return;
         }
@@ -189,7 +212,8 @@ pub async fn wait_for_offsets(pool: &MySqlPool, topic: &str, expected: &BTreeMap
             s.assert_running();
         }
         if tokio::time::Instant::now() > deadline {
-            let logs: Vec<String> = running.iter().map(|s| format!("--- {}\n{}", s.log.display(), tail(&s.log))).collect();
+            let logs: Vec<String> =
+                running.iter().map(|s| format!("--- {}\n{}", s.log.display(), tail(&s.log))).collect();
             panic!("stored offsets {stored:?} did not reach {expected:?} within {timeout:?}\n{}", logs.join("\n"));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -203,17 +227,33 @@ pub async fn assert_exact(pool: &MySqlPool, topic: &str, events: &[EventRecord])
     let valid: BTreeSet<(i32, i64, String, String)> = events
         .iter()
         .filter(|e| e.poison.is_none())
-        .map(|e| (e.partition, e.offset, e.session.clone(), e.event_type.map(|t| format!("{t:?}").to_uppercase()).unwrap_or_default()))
+        .map(|e| {
+            (
+                e.partition,
+                e.offset,
+                e.session.clone(),
+                e.event_type.map(|t| format!("{t:?}").to_uppercase()).unwrap_or_default(),
+            )
+        })
         .collect();
     let rows: Vec<(i32, i64, String, String)> =
-        sqlx::query_as("SELECT kafka_partition, kafka_offset, session_id, event_type FROM study_log").fetch_all(pool).await.expect("read study_log");
+        sqlx::query_as("SELECT kafka_partition, kafka_offset, session_id, event_type FROM study_log")
+            .fetch_all(pool)
+            .await
+            .expect("read study_log");
     let landed: BTreeSet<_> = rows.iter().cloned().collect();
     assert_eq!(rows.len(), landed.len(), "study_log has duplicate rows");
     let missing: Vec<_> = valid.difference(&landed).take(5).collect();
     let extra: Vec<_> = landed.difference(&valid).take(5).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "study_log differs from the valid events sent: missing {missing:?}, extra {extra:?} ({} sent, {} landed)", valid.len(), landed.len());
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "study_log differs from the valid events sent: missing {missing:?}, extra {extra:?} ({} sent, {} landed)",
+        valid.len(),
+        landed.len()
+    );
 
-    let poison: BTreeSet<(i32, i64)> = events.iter().filter(|e| e.poison.is_some()).map(|e| (e.partition, e.offset)).collect();
+    let poison: BTreeSet<(i32, i64)> =
+        events.iter().filter(|e| e.poison.is_some()).map(|e| (e.partition, e.offset)).collect();
     let dead: Vec<(i32, i64, String, String, String)> = sqlx::query_as(
         "SELECT kafka_partition, kafka_offset, CAST(stage AS CHAR), CAST(reason AS CHAR), CAST(topic AS CHAR) FROM dead_letter",
     )
@@ -224,7 +264,10 @@ pub async fn assert_exact(pool: &MySqlPool, topic: &str, events: &[EventRecord])
     assert_eq!(dead.len(), dead_set.len(), "dead_letter has duplicates");
     assert_eq!(dead_set, poison, "dead_letter differs from the poison pills sent");
     for d in &dead {
-        assert!(!d.3.is_empty() && d.2 == "validate" && d.4 == topic, "dead letter without reason, stage or topic: {d:?}");
+        assert!(
+            !d.3.is_empty() && d.2 == "validate" && d.4 == topic,
+            "dead letter without reason, stage or topic: {d:?}"
+        );
     }
 
     let stats: Vec<(String, String, String, i64, String, String)> = sqlx::query_as(

@@ -9,7 +9,8 @@
 # KAFKA_BROKERS and DATABASE_URL from the environment. Mount your own pipeline.toml and
 # .wasm files over /etc/sluice to change the pipeline without rebuilding the image.
 
-ARG RUST_VERSION=1.95
+# The toolchain rust-toolchain.toml pins; the image already has it, so rustup fetches nothing.
+ARG RUST_VERSION=1.99.1
 
 # ---------------------------------------------------------------- build
 FROM rust:${RUST_VERSION}-bookworm AS build
@@ -17,9 +18,10 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake build-essential pkg-config libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
-RUN rustup target add wasm32-wasip2
 WORKDIR /src
 COPY . .
+# The components and the wasm32-wasip2 target that rust-toolchain.toml lists.
+RUN rustup toolchain install
 # Cache mounts keep the crates.io index and incremental artefacts between builds; the
 # results are copied out of the cached target dir within the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -53,6 +53,14 @@ stop_pid() {
   done
 }
 
+# rust_path : puts rustup's usual home on PATH, for shells that have not sourced
+# ~/.cargo/env.
+rust_path() {
+  if [[ -x "$HOME/.cargo/bin/rustup" && ":$PATH:" != *":$HOME/.cargo/bin:"* ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+}
+
 # apt_install PKG... : install the Debian packages that are not installed yet (root only).
 apt_install() {
   local missing=() p

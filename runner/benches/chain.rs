@@ -31,7 +31,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sluice::loadgen::{EventGenerator, GeneratorConfig};
+use loadgen::{EventGenerator, GeneratorConfig};
 use sluice::transform::{Batch, Chain, ChainOptions, Record, Stage, StageLimits, TransformEngine, params_json};
 use sluice_transform::testing::Runtime;
 use sluice_transform::{OwnedBatch, VerdictKind};
@@ -175,7 +175,7 @@ fn print_header() {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    println!("machine: {cpu}, {cores} cores available; wasmtime 48.0.8, cranelift opt-level speed");
+    println!("machine: {cpu}, {cores} cores available; cranelift opt-level speed");
     let stat = if fastest() { "fastest" } else { "median" };
     println!("per record, µs ({stat} of repeated runs; {} ms per cell)", budget().as_millis());
     println!(

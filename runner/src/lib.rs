@@ -13,31 +13,33 @@
 //!   with errors that name file, line and field, cross-field checks.
 //! - [`db`]: the MySQL side: migrations (`migrations/` at the repo root,
 //!   embedded), connection pool.
-//! - [`source`]: the Kafka consumer: rebalances with MySQL-stored offsets,
-//!   per-partition bounded queues with pause/resume, batching.
+//! - [`kafka`]: everything that talks to Kafka, the only module that knows
+//!   rdkafka: the source (consumer group, rebalances with MySQL-stored
+//!   offsets, per-partition bounded queues with pause/resume, batching), the
+//!   dead-letter topic, log-end offsets; every client built by one function.
 //! - [`sink`]: one MySQL transaction per batch: chunked multi-row inserts,
-//!   accumulating upserts, dead letters, the fenced offset update.
+//!   accumulating upserts, dead letters, the fenced offset update; and the
+//!   counts `status` reads back. With [`db`], the only modules that know sqlx.
 //! - [`pipeline`]: `sluice run`/`check`: wires source, chain and sink; the
 //!   per-partition worker owns the retry policy.
-//! - [`status`]: `sluice status`: lag, rows and dead letters, once or live.
+//! - [`status`]: `sluice status`: lag, rows and dead letters, once or live,
+//!   read through [`kafka`] and [`sink`].
 //! - [`cli`]: the `sluice` command line; `src/bin/sluice.rs` only calls it.
 //! - [`telemetry`]: logging setup.
 //! - [`transform`]: the WebAssembly sandbox: engine, limits, one stage, the
 //!   chain with poison-pill isolation; the only module that knows wasmtime.
 //! - [`dry_run`]: `sluice try`: a pipeline's chain over a local JSONL file.
-//! - [`loadgen`]: the simulated AI server used by tests, benchmarks and the
-//!   demo (`src/bin/loadgen.rs`).
 //!
-//! The binaries are thin shells over this library.
+//! The binary is a thin shell over this library. The simulated AI server that
+//! tests, benchmarks and the demo use is a crate of its own (`loadgen/`).
 
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod dry_run;
-pub mod loadgen;
+pub mod kafka;
 pub mod pipeline;
 pub mod sink;
-pub mod source;
 pub mod status;
 pub mod telemetry;
 pub mod transform;

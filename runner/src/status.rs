@@ -6,13 +6,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use sqlx::MySqlPool;
 
-use crate::config::Pipeline;
-
-const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::config::{Pipeline, SqlIdent};
+use crate::kafka::Watermarks;
+use crate::sink;
 
 /// One look at the pipeline.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,76 +35,53 @@ impl Snapshot {
 
 /// Reads the pipeline's state from Kafka and MySQL.
 pub struct Watcher {
-    pool: MySqlPool,
-    consumer: BaseConsumer,
+    pool: crate::db::Pool,
+    watermarks: Watermarks,
     pipeline: String,
-    topic: String,
-    tables: Vec<String>,
-    dead_letter_table: String,
+    tables: Vec<SqlIdent>,
+    dead_letter_table: SqlIdent,
 }
 
 impl Watcher {
     pub async fn connect(pipeline: &Pipeline) -> anyhow::Result<Watcher> {
         let config = &pipeline.config;
         let pool = crate::db::connect(pipeline.database_url()?, 2).await?;
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", config.source.brokers.as_str())
-            .create()
-            .context("creating a Kafka client")?;
-        let mut tables: Vec<String> = config.sink.tables.iter().map(|t| t.table.get_ref().to_string()).collect();
+        let watermarks = Watermarks::new(&config.source).context("creating a Kafka client")?;
+        let mut tables: Vec<SqlIdent> = config.sink.tables.iter().map(|t| t.table.get_ref().clone()).collect();
+        tables.sort();
         tables.dedup();
         Ok(Watcher {
             pool,
-            consumer,
+            watermarks,
             pipeline: config.name.to_string(),
-            topic: config.source.topic.as_str().to_string(),
             tables,
-            dead_letter_table: config.dead_letter.table.to_string(),
+            dead_letter_table: config.dead_letter.table.clone(),
         })
     }
 
     pub async fn snapshot(&self) -> anyhow::Result<Snapshot> {
-        let stored = crate::sink::load_offsets(&self.pool, &self.pipeline, &self.topic)
+        let topic = self.watermarks.topic();
+        let stored = sink::load_offsets(&self.pool, &self.pipeline, topic)
             .await
             .context("reading the stored offsets (has `sluice run` or `sluice migrate` used this database yet?)")?;
-        let (consumer, topic) = (&self.consumer, self.topic.clone());
-        let ends = tokio::task::block_in_place(|| -> anyhow::Result<BTreeMap<i32, i64>> {
-            let metadata = consumer
-                .fetch_metadata(Some(&topic), KAFKA_TIMEOUT)
-                .with_context(|| format!("reading the metadata of {topic}"))?;
-            let mut ends = BTreeMap::new();
-            for t in metadata.topics() {
-                for p in t.partitions() {
-                    let (_, high) = consumer.fetch_watermarks(&topic, p.id(), KAFKA_TIMEOUT)?;
-                    ends.insert(p.id(), high);
-                }
-            }
-            Ok(ends)
-        })?;
+        let ends = tokio::task::block_in_place(|| self.watermarks.log_ends())
+            .with_context(|| format!("reading the log-end offsets of {topic}"))?;
         let partitions = ends.into_iter().map(|(p, end)| (p, (stored.get(&p).copied(), end))).collect();
         let mut tables = BTreeMap::new();
         for table in &self.tables {
-            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM `{table}`")).fetch_one(&self.pool).await?;
-            tables.insert(table.clone(), n);
+            let rows =
+                sink::count_rows(&self.pool, table).await.with_context(|| format!("counting the rows of {table}"))?;
+            tables.insert(table.to_string(), rows);
         }
-        let dead_letters: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM `{}` WHERE pipeline = ?", self.dead_letter_table))
-                .bind(&self.pipeline)
-                .fetch_one(&self.pool)
-                .await?;
+        let dead_letters = sink::count_dead_letters(&self.pool, &self.dead_letter_table, &self.pipeline)
+            .await
+            .with_context(|| format!("counting the dead letters in {}", self.dead_letter_table))?;
         Ok(Snapshot { partitions, tables, dead_letters })
     }
 
     /// Dead letters by stage and the start of the reason, most frequent first.
     pub async fn dead_letter_reasons(&self) -> anyhow::Result<Vec<(String, String, i64)>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT CAST(stage AS CHAR), CAST(LEFT(reason, 60) AS CHAR) AS r, COUNT(*) AS n FROM `{}` WHERE pipeline = ? \
-             GROUP BY 1, 2 ORDER BY n DESC LIMIT 12",
-            self.dead_letter_table
-        ))
-        .bind(&self.pipeline)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sink::dead_letter_reasons(&self.pool, &self.dead_letter_table, &self.pipeline, 12).await?)
     }
 }
 

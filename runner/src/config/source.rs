@@ -40,8 +40,9 @@ pub struct SourceConfig {
     /// before its consumption pauses (backpressure).
     #[serde(default = "default_max_pending_batches")]
     pub max_pending_batches: Ranged<1, 1024>,
-    /// `[source.kafka]`: extra librdkafka consumer properties, as strings,
-    /// for example `"security.protocol" = "SASL_SSL"`.
+    /// `[source.kafka]`: extra librdkafka properties, as strings, for every
+    /// Kafka client of the pipeline (consumer, dead-letter producer,
+    /// `sluice status`), for example `"security.protocol" = "SASL_SSL"`.
     #[serde(default)]
     pub kafka: BTreeMap<String, EnvString>,
 }

@@ -8,6 +8,9 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 /// How long a process waits for another one's migrations.
 const MIGRATE_LOCK_WAIT: Duration = Duration::from_secs(120);
 
+/// A pool of MySQL connections, as the rest of the runner names it.
+pub type Pool = MySqlPool;
+
 /// The migrations in the repo's `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 

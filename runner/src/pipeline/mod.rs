@@ -3,11 +3,9 @@
 //! - [`worker`]: one task per assigned partition: batch, transform, write,
 //!   retry; the only place that decides what happens to a batch.
 //! - [`rows`]: turns the chain's answer into the sink's batch write.
-//! - [`dead_letter_topic`]: the optional copy of dead letters on Kafka.
 //! - [`setup`]: what `run` and `check` share: loading the chain, planning the
 //!   tables against what the stages declare, checking the database.
 
-mod dead_letter_topic;
 mod rows;
 mod setup;
 mod worker;
@@ -23,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub use setup::{Prepared, Schema, prepare};
 
 use crate::config::Pipeline;
-use crate::source::{PartitionControl, Partitions, Routed, Source};
+use crate::kafka::{PartitionControl, Partitions, Routed, Source};
 
 /// Runs the pipeline until `shutdown` is cancelled, then finishes the batches
 /// in hand, commits them and returns.

@@ -1,9 +1,7 @@
 //! From the chain's answer to the sink's batch write.
 
-use crate::sink::{BatchWrite, Cell, DeadLetter, RowSource, TableRows};
+use crate::sink::{BatchWrite, Cell, DeadLetter, RowSource, TablePlan, TableRows};
 use crate::transform::{Batch, ChainOutput, RecordOutcome, Value};
-
-use super::worker::Shared;
 
 /// A side-output value as a bind value.
 fn cell(value: Value<'_>) -> Cell {
@@ -19,9 +17,11 @@ fn cell(value: Value<'_>) -> Cell {
 
 /// Everything `output` says about `batch`, as one write: rows for each
 /// planned table, a dead letter for each rejected record, and the
-/// partition's next offset.
+/// partition's next offset, for `pipeline`'s partition of `topic`.
 pub(super) fn batch_write<'a>(
-    shared: &'a Shared,
+    pipeline: &'a str,
+    topic: &'a str,
+    plans: &[TablePlan],
     batch: &Batch,
     expected: Option<i64>,
     output: &ChainOutput,
@@ -39,7 +39,7 @@ pub(super) fn batch_write<'a>(
         }
     }
     let mut tables = Vec::new();
-    for (index, plan) in shared.prepared.plans.iter().enumerate() {
+    for (index, plan) in plans.iter().enumerate() {
         let Some(rows) = output.output(&plan.stage, &plan.output) else {
             continue;
         };
@@ -66,13 +66,5 @@ pub(super) fn batch_write<'a>(
         }
     }
     let next = batch.records.last().map_or(expected.unwrap_or(0), |r| r.offset + 1);
-    BatchWrite {
-        pipeline: shared.pipeline.config.name.as_str(),
-        topic: &shared.topic,
-        partition: batch.partition,
-        expected,
-        next,
-        tables,
-        dead_letters,
-    }
+    BatchWrite { pipeline, topic, partition: batch.partition, expected, next, tables, dead_letters }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::MySqlPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Pipeline;
@@ -14,7 +13,7 @@ use crate::transform::{Chain, ChainSpec, TransformEngine};
 
 /// Everything a pipeline needs besides Kafka, checked.
 pub struct Prepared {
-    pub pool: MySqlPool,
+    pub pool: crate::db::Pool,
     pub engine: Arc<TransformEngine>,
     pub plans: Vec<TablePlan>,
     pub max_packet: usize,

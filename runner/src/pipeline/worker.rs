@@ -18,11 +18,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::Prepared;
-use super::dead_letter_topic::DeadLetterTopic;
 use super::rows;
 use crate::config::Pipeline;
+use crate::kafka::{BatchLimits, Cursor, DeadLetterTopic, PartitionControl, Routed, next_batch};
 use crate::sink::{self, SinkError};
-use crate::source::{BatchLimits, Cursor, PartitionControl, Routed, next_batch};
 use crate::transform::{Batch, Chain, ChainOutput, ChainSpec};
 
 /// What every worker of a pipeline shares.
@@ -41,7 +40,7 @@ impl Shared {
     pub fn new(pipeline: Pipeline, prepared: Prepared) -> anyhow::Result<Shared> {
         let source = &pipeline.config.source;
         let dead_letter_topic = match &pipeline.config.dead_letter.topic {
-            Some(topic) => Some(DeadLetterTopic::new(source.brokers.as_str(), topic.as_str())?),
+            Some(topic) => Some(DeadLetterTopic::new(source, topic.as_str())?),
             None => None,
         };
         let limits = BatchLimits {
@@ -108,7 +107,14 @@ pub async fn run(
         };
         let transformed = started.elapsed();
         chain = returned;
-        let write = rows::batch_write(&shared, &batch, expected, &output);
+        let write = rows::batch_write(
+            shared.pipeline.config.name.as_str(),
+            &shared.topic,
+            &shared.prepared.plans,
+            &batch,
+            expected,
+            &output,
+        );
         let mut backoff = Backoff::new(shared.max_backoff);
         loop {
             let p = &shared.prepared;

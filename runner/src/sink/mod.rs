@@ -5,21 +5,27 @@
 //!   what the stages declare and what the table has).
 //! - [`write`]: the transaction, with multi-row statements chunked under the
 //!   placeholder and packet limits.
+//! - [`dead_letter`]: a dead letter and its row in the dead-letter table.
 //! - [`offsets`]: the stored offsets and the conditional update that fences a
 //!   consumer which lost its partition.
 //! - [`retry`]: which database errors are transient.
+//! - [`inspect`]: row and dead-letter counts, for `sluice status`.
 
 mod cell;
+mod dead_letter;
+mod inspect;
 mod offsets;
 mod plan;
 mod retry;
 mod write;
 
 pub use cell::Cell;
+pub use dead_letter::DeadLetter;
+pub use inspect::{count_dead_letters, count_rows, dead_letter_reasons};
 pub use offsets::{load_offset, load_offsets};
 pub use plan::{Binding, OutputColumns, RowSource, TablePlan, plan_tables, verify_tables};
 pub use retry::is_transient;
-pub use write::{BatchWrite, DeadLetter, TableRows, write_batch};
+pub use write::{BatchWrite, TableRows, write_batch};
 
 use sqlx::MySqlPool;
 

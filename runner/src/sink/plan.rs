@@ -138,7 +138,7 @@ pub async fn verify_tables(
     let mut problems = Vec::new();
     let mut wanted: Vec<(&SqlIdent, Vec<&str>)> =
         plans.iter().map(|p| (&p.table, p.columns.iter().map(|(c, _)| c.as_str()).collect())).collect();
-    wanted.push((dead_letter, super::write::DEAD_LETTER_COLUMNS.to_vec()));
+    wanted.push((dead_letter, super::dead_letter::COLUMNS.to_vec()));
     for (table, columns) in wanted {
         let have: BTreeSet<String> = sqlx::query_scalar::<_, String>(
             "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",

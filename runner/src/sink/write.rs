@@ -3,6 +3,7 @@
 use sqlx::{MySql, MySqlPool, QueryBuilder};
 
 use super::cell::Cell;
+use super::dead_letter::{self, DeadLetter};
 use super::plan::TablePlan;
 use super::{SinkError, offsets};
 use crate::config::{Accumulate, SqlIdent, TableMode};
@@ -16,16 +17,6 @@ const MAX_PLACEHOLDERS: usize = 65_535;
 pub struct TableRows {
     pub plan: usize,
     pub rows: Vec<Vec<Cell>>,
-}
-
-/// A record that could not be processed, with what was wrong with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeadLetter {
-    pub stage: String,
-    pub reason: String,
-    pub offset: i64,
-    pub key: Option<Vec<u8>>,
-    pub value: Option<Vec<u8>>,
 }
 
 /// Everything one batch of one partition writes.
@@ -61,12 +52,13 @@ pub async fn write_batch(
         }
     }
     if !batch.dead_letters.is_empty() {
-        let rows: Vec<Vec<Cell>> = batch.dead_letters.iter().map(|d| dead_letter_row(batch, d)).collect();
-        for chunk in chunks(&rows, DEAD_LETTER_COLUMNS.len(), max_packet) {
+        let rows: Vec<Vec<Cell>> =
+            batch.dead_letters.iter().map(|d| d.row(batch.pipeline, batch.topic, batch.partition)).collect();
+        for chunk in chunks(&rows, dead_letter::COLUMNS.len(), max_packet) {
             let mut query = QueryBuilder::<MySql>::new(format!(
                 "INSERT INTO {} ({}) ",
                 dead_letter_table.quoted(),
-                DEAD_LETTER_COLUMNS.join(", ")
+                dead_letter::COLUMNS.join(", ")
             ));
             query.push_values(chunk, |mut b, row| row.iter().for_each(|cell| cell.push_bind(&mut b)));
             query.build().execute(&mut *tx).await?;
@@ -74,22 +66,6 @@ pub async fn write_batch(
     }
     tx.commit().await?;
     Ok(())
-}
-
-pub(super) const DEAD_LETTER_COLUMNS: [&str; 8] =
-    ["pipeline", "stage", "reason", "topic", "kafka_partition", "kafka_offset", "record_key", "record_value"];
-
-fn dead_letter_row(batch: &BatchWrite<'_>, d: &DeadLetter) -> Vec<Cell> {
-    vec![
-        Cell::Text(batch.pipeline.to_string()),
-        Cell::Text(d.stage.clone()),
-        Cell::Text(d.reason.clone()),
-        Cell::Text(batch.topic.to_string()),
-        Cell::Int(i64::from(batch.partition)),
-        Cell::Int(d.offset),
-        d.key.clone().map_or(Cell::Null, Cell::Bytes),
-        d.value.clone().map_or(Cell::Null, Cell::Bytes),
-    ]
 }
 
 /// `INSERT INTO t (a, b) VALUES (…), (…)`, and for accumulate tables

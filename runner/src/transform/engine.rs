@@ -3,7 +3,7 @@
 //!
 //! Policy fixed here:
 //! - Cranelift at `speed`, parallel compilation, epoch interruption on.
-//! - One epoch tick every [`EPOCH_TICK`] on a thread of its own; a call may
+//! - One epoch tick every [`EPOCH_TICK`](super::EPOCH_TICK) on a thread of its own; a call may
 //!   run `time_ms` rounded up to whole ticks, plus one.
 //! - `max_wasm_stack` is engine-wide in wasmtime, so there is one wasmtime
 //!   engine per distinct `stack_kb` (normally one: every stage keeps the
@@ -23,22 +23,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, OptLevel};
-
-use super::bindings::TransformPre;
-use super::contract::check_exports;
+use super::epoch::Ticker;
 use super::error::TransformError;
-use super::host::HostState;
 use super::limits::StageLimits;
+use super::lock;
+use super::module::EngineGroup;
 use super::stage::{ModuleSource, Stage};
-
-/// How often the epoch advances; the granularity of `time_ms`.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Loads stages. One per process; cheap to clone (clones share everything).
 #[derive(Clone)]
@@ -51,43 +43,11 @@ struct EngineInner {
     groups: Mutex<HashMap<u64, Arc<EngineGroup>>>,
 }
 
-/// The engines the ticker thread advances. The thread holds it weakly and
-/// stops once the last engine, stage and module are gone.
-struct Ticker {
-    engines: Mutex<Vec<Engine>>,
-}
-
-/// A wasmtime engine for one stack size, with its linker and module cache.
-pub(crate) struct EngineGroup {
-    pub(crate) engine: Engine,
-    linker: Linker<HostState>,
-    /// Held while looking up and compiling, so that stages loading the
-    /// same module at once compile it once.
-    cache: Mutex<HashMap<[u8; 32], Weak<CompiledModule>>>,
-    _ticker: Arc<Ticker>,
-}
-
-/// A compiled, linked, contract-checked module, shared by every stage that
-/// loads the same bytes with the same stack size.
-pub(crate) struct CompiledModule {
-    pub(crate) hash: [u8; 32],
-    pub(crate) pre: TransformPre<HostState>,
-    pub(crate) group: Arc<EngineGroup>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl TransformEngine {
     /// Sets up the engine for the default stack size and starts the ticker.
     pub fn new() -> Result<TransformEngine, TransformError> {
-        let ticker = Arc::new(Ticker { engines: Mutex::new(Vec::new()) });
-        let weak = Arc::downgrade(&ticker);
-        std::thread::Builder::new()
-            .name("wasm-epoch".into())
-            .spawn(move || tick(weak))
-            .map_err(|e| TransformError::Engine(format!("cannot start the epoch thread: {e}")))?;
+        let ticker =
+            Ticker::start().map_err(|e| TransformError::Engine(format!("cannot start the epoch thread: {e}")))?;
         let engine = TransformEngine { inner: Arc::new(EngineInner { ticker, groups: Mutex::new(HashMap::new()) }) };
         engine.group(StageLimits::default().stack_kb)?;
         Ok(engine)
@@ -138,100 +98,9 @@ impl TransformEngine {
             return Ok(g.clone());
         }
         let group = Arc::new(EngineGroup::new(stack_kb, self.inner.ticker.clone())?);
-        lock(&self.inner.ticker.engines).push(group.engine.clone());
+        self.inner.ticker.add(group.engine.clone());
         groups.insert(stack_kb, group.clone());
         Ok(group)
-    }
-}
-
-fn tick(ticker: Weak<Ticker>) {
-    loop {
-        std::thread::sleep(EPOCH_TICK);
-        let Some(ticker) = ticker.upgrade() else { return };
-        for engine in lock(&ticker.engines).iter() {
-            engine.increment_epoch();
-        }
-    }
-}
-
-/// Ticks to allow for a call of `time_ms`: rounded up, plus one because the
-/// first tick may come at once.
-pub(crate) fn deadline_ticks(time_ms: u64) -> u64 {
-    let tick_ms = EPOCH_TICK.as_millis() as u64;
-    time_ms.div_ceil(tick_ms) + 1
-}
-
-impl EngineGroup {
-    fn new(stack_kb: u64, ticker: Arc<Ticker>) -> Result<EngineGroup, TransformError> {
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .cranelift_opt_level(OptLevel::Speed)
-            .parallel_compilation(true)
-            .max_wasm_stack(usize::try_from(stack_kb << 10).unwrap_or(usize::MAX));
-        if std::env::var_os("SLUICE_WASM_PERFMAP").is_some() {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let engine = Engine::new(&config).map_err(|e| TransformError::Engine(format!("{e:#}")))?;
-        let mut linker = Linker::new(&engine);
-        super::host::add_to_linker(&mut linker)
-            .map_err(|e| TransformError::Engine(format!("cannot link the host interfaces: {e:#}")))?;
-        Ok(EngineGroup { engine, linker, cache: Mutex::new(HashMap::new()), _ticker: ticker })
-    }
-
-    /// The compiled module for `bytes`, from the cache or compiled now.
-    fn module(self: &Arc<Self>, stage: &str, path: &Path, bytes: &[u8]) -> Result<Arc<CompiledModule>, TransformError> {
-        let hash: [u8; 32] = Sha256::digest(bytes).into();
-        let mut cache = lock(&self.cache);
-        if let Some(module) = cache.get(&hash).and_then(Weak::upgrade) {
-            return Ok(module);
-        }
-        let compile_err =
-            |message: String| TransformError::Compile { stage: stage.to_string(), path: path.to_path_buf(), message };
-        if let Some(message) = not_a_component(bytes) {
-            return Err(compile_err(message));
-        }
-        let started = std::time::Instant::now();
-        let component = Component::new(&self.engine, bytes).map_err(|e| compile_err(format!("{e:#}")))?;
-        let ty = component.component_type();
-        check_exports(ty.exports(&self.engine).map(|(name, _)| name)).map_err(|mismatch| TransformError::Contract {
-            stage: stage.to_string(),
-            path: path.to_path_buf(),
-            mismatch,
-        })?;
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| TransformError::Link {
-            stage: stage.to_string(),
-            path: path.to_path_buf(),
-            message: format!("{e:#}"),
-        })?;
-        let pre = TransformPre::new(instance_pre).map_err(|e| compile_err(format!("{e:#}")))?;
-        tracing::info!(
-            stage,
-            module = %path.display(),
-            sha256 = %hex::encode(&hash[..8]),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "compiled transform module"
-        );
-        let module = Arc::new(CompiledModule { hash, pre, group: self.clone() });
-        cache.retain(|_, m| m.strong_count() > 0);
-        cache.insert(hash, Arc::downgrade(&module));
-        Ok(module)
-    }
-}
-
-/// A friendlier word than the parser's for the usual mistakes: a core
-/// module (built for `wasm32-unknown-unknown`, or `wasip1` without the
-/// component adapter) or not WebAssembly at all.
-fn not_a_component(bytes: &[u8]) -> Option<String> {
-    match bytes {
-        [0, b'a', b's', b'm', 1, 0, 0, 0, ..] => Some(
-            "it is a core WebAssembly module, not a component; build it for wasm32-wasip2 \
-             (scripts/build-transforms)"
-                .to_string(),
-        ),
-        [0, b'a', b's', b'm', ..] => None,
-        _ => Some("it is not WebAssembly (no \\0asm header)".to_string()),
     }
 }
 
@@ -239,21 +108,6 @@ fn not_a_component(bytes: &[u8]) -> Option<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn deadline_rounds_up_and_adds_a_tick() {
-        assert_eq!(deadline_ticks(1), 2);
-        assert_eq!(deadline_ticks(10), 2);
-        assert_eq!(deadline_ticks(11), 3);
-        assert_eq!(deadline_ticks(5000), 501);
-    }
-
-    #[test]
-    fn header_check() {
-        assert!(not_a_component(b"\0asm\x01\0\0\0rest").unwrap().contains("core WebAssembly module"));
-        assert!(not_a_component(b"hello").unwrap().contains("not WebAssembly"));
-        assert_eq!(not_a_component(b"\0asm\x0d\0\x01\0"), None);
-    }
 
     #[test]
     fn stack_room() {

@@ -13,7 +13,10 @@
 //! ```
 //!
 //! Files, one concept each:
-//! - `engine`: wasmtime configuration, epoch ticker, compiled-module cache.
+//! - `engine`: [`TransformEngine`], the process's one loader of stages.
+//! - `module`: wasmtime configuration per stack size, compiling and
+//!   contract-checking a module, the compiled-module cache.
+//! - `epoch`: the ticker thread behind every time limit.
 //! - `stage`: one loaded, initialized stage and its calls.
 //! - `limits`: memory, time, stack and log limits.
 //! - `host`: what a module can reach: `host.log`, capability-free WASI.
@@ -32,10 +35,12 @@ mod bindings;
 mod chain;
 mod contract;
 mod engine;
+mod epoch;
 mod error;
 mod host;
 mod isolate;
 mod limits;
+mod module;
 mod output;
 mod params;
 mod reload;
@@ -47,9 +52,16 @@ pub use chain::{
     ReloadReport, StageReport, StageSpec,
 };
 pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION, ContractMismatch, check_exports};
-pub use engine::{EPOCH_TICK, TransformEngine};
+pub use engine::TransformEngine;
+pub use epoch::EPOCH_TICK;
 pub use error::{StageFailure, TransformError};
 pub use limits::StageLimits;
 pub use output::{Column, ColumnKind, OutputDecl, RowRef, RowSet, StageOutput, Value, Verdict};
 pub use params::params_json;
 pub use stage::{Stage, StageCounters};
+
+/// Locks `m`; a panic elsewhere while holding it leaves data that is still
+/// consistent here (caches and lists), so poisoning is ignored.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

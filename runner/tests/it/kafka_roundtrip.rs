@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use loadgen::{EventRecord, EventType, LoadgenConfig, PoisonKind, StopReason, read_events, run, timestamp};
 use serde_json::Value;
-use sluice::loadgen::{EventRecord, EventType, LoadgenConfig, PoisonKind, StopReason, read_events, run, timestamp};
 
 use crate::helpers::kafka::{Received, consume_all, fresh_topic};
 

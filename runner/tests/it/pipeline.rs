@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use loadgen::{self, EventRecord};
 use rand::Rng;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use sluice::loadgen::{self, EventRecord};
 
 use crate::helpers::db::fresh_database;
 use crate::helpers::kafka::{TestTopic, consume_all, fresh_topic};

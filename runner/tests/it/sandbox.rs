@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use sluice::loadgen::{EventGenerator, GeneratorConfig};
+use loadgen::{EventGenerator, GeneratorConfig};
 use sluice::transform::{
     Batch, BrokenWhy, Chain, ChainFailure, ChainOptions, RecordOutcome, Stage, StageFailure, StageLimits, StageOutput,
     TransformEngine, TransformError, Value, Verdict, params_json,

@@ -11,14 +11,13 @@ pub fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (mut a8, mut b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let word = |c: &[u8]| c.first_chunk::<8>().map(|w| u64::from_le_bytes(*w));
-    for (x, y) in a8.by_ref().zip(b8.by_ref()) {
-        if word(x) != word(y) {
+    let ((a8, a_rest), (b8, b_rest)) = (a.as_chunks::<8>(), b.as_chunks::<8>());
+    for (x, y) in a8.iter().zip(b8) {
+        if u64::from_le_bytes(*x) != u64::from_le_bytes(*y) {
             return false;
         }
     }
-    a8.remainder().iter().zip(b8.remainder()).all(|(x, y)| x == y)
+    a_rest.iter().zip(b_rest).all(|(x, y)| x == y)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use sluice::loadgen::{self, EventRecord, LoadgenConfig};
+use loadgen::{self, EventRecord, LoadgenConfig};
 use sqlx::MySqlPool;
 
 use super::kafka::TestTopic;

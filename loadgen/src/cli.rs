@@ -128,7 +128,9 @@ impl Args {
 /// and still waits for outstanding deliveries. Fails when any delivery failed.
 pub fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    crate::telemetry::init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let config = args.to_config();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;

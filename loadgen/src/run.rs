@@ -288,7 +288,7 @@ async fn wait_until<F: Future<Output = Report>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadgen::events_out::read_events;
+    use crate::events_out::read_events;
 
     fn temp(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("loadgen-{name}-{}-{:08x}", std::process::id(), rand::random::<u32>()))
@@ -319,10 +319,7 @@ mod tests {
             assert_eq!(lines[n], r.value);
         }
         assert_eq!(records.iter().filter(|r| r.poison.is_some()).count() as u64, summary.poison);
-        assert_eq!(
-            summary.partitions[&0],
-            crate::loadgen::PartitionRange { first_offset: 0, last_offset: 1_999, count: 2_000 }
-        );
+        assert_eq!(summary.partitions[&0], crate::PartitionRange { first_offset: 0, last_offset: 1_999, count: 2_000 });
         assert_eq!(summary.sessions.len(), 10);
         assert!(summary.poison_kinds.values().all(|n| *n > 0), "{:?}", summary.poison_kinds);
     }

@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
+use crate::config::SourceConfig;
 use crate::sink::DeadLetter;
 
 /// A producer for the dead-letter topic.
@@ -21,13 +21,14 @@ pub struct DeadLetterTopic {
 }
 
 impl DeadLetterTopic {
-    pub fn new(brokers: &str, topic: &str) -> Result<DeadLetterTopic, rdkafka::error::KafkaError> {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("message.timeout.ms", "30000")
-            .create()?;
+    /// A producer to `topic` on the source's cluster, with its settings.
+    pub fn new(source: &SourceConfig, topic: &str) -> Result<DeadLetterTopic, rdkafka::error::KafkaError> {
+        let producer = super::client::config(
+            source,
+            &[("message.timeout.ms", "30000")],
+            &[("enable.idempotence", "true"), ("acks", "all")],
+        )
+        .create()?;
         Ok(DeadLetterTopic { producer, topic: topic.to_string() })
     }
 

@@ -205,7 +205,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadgen::generator::{EventGenerator, GeneratorConfig};
+    use crate::generator::{EventGenerator, GeneratorConfig};
 
     #[test]
     fn counts_add_up_and_round_trip_through_json() {

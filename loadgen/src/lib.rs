@@ -17,7 +17,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! use sluice::loadgen::{LoadgenConfig, run};
+//! use loadgen::{LoadgenConfig, run};
 //! let config = LoadgenConfig { count: Some(3_000), interval_ms: 0, ..LoadgenConfig::kafka("127.0.0.1:9092", "study-log-events") };
 //! let summary = run(config).await?;
 //! assert_eq!(summary.sent, 3_000);

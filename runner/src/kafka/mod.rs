@@ -1,6 +1,9 @@
-//! The Kafka source: a consumer group member that hands each assigned
-//! partition's records, in order, to that partition's worker.
+//! Everything that talks to Kafka; the only module that knows rdkafka. The
+//! source is a consumer group member that hands each assigned partition's
+//! records, in order, to that partition's worker.
 //!
+//! - [`client`]: the one function every Kafka client starts from: the
+//!   brokers and the user's `[source.kafka]` properties (security settings).
 //! - [`poller`]: the one thread that polls librdkafka, routes records to
 //!   partition workers, pauses a partition whose worker is behind and resumes
 //!   it when the worker catches up (memory stays bounded), and carries out
@@ -11,10 +14,15 @@
 //!   stopped, and waited for, before the partitions go.
 //! - [`batcher`]: closes a batch at `max_records`, `max_bytes` or
 //!   `max_wait_ms`.
+//! - [`dead_letter_topic`]: the optional copy of dead letters on a topic.
+//! - [`watermarks`]: the partitions' log-end offsets, for `sluice status`.
 
 mod batcher;
+mod client;
 mod context;
+mod dead_letter_topic;
 mod poller;
+mod watermarks;
 
 use std::collections::HashMap;
 
@@ -23,7 +31,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use batcher::{BatchLimits, Cursor, Routed, next_batch};
+pub use dead_letter_topic::DeadLetterTopic;
 pub use poller::{Source, SourceError};
+pub use watermarks::Watermarks;
 
 /// What the source asks of the rest of the runner for each partition.
 pub trait Partitions: Send + Sync + 'static {

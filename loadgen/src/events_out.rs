@@ -114,7 +114,7 @@ mod kind_label {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadgen::generator::{EventGenerator, GeneratorConfig};
+    use crate::generator::{EventGenerator, GeneratorConfig};
 
     #[test]
     fn records_round_trip_through_a_file() {

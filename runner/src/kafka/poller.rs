@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -52,21 +51,22 @@ impl Source {
     ) -> Result<Source, SourceError> {
         let topic = config.topic.as_str().to_string();
         let brokers = config.brokers.as_str().to_string();
-        let mut client = ClientConfig::new();
-        client
-            .set("bootstrap.servers", &brokers)
-            .set("group.id", config.group_id.as_str())
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", config.auto_offset_reset.as_kafka())
-            .set("partition.assignment.strategy", "range")
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000")
-            .set("queued.max.messages.kbytes", "16384")
-            .set("fetch.wait.max.ms", "50");
-        for (key, value) in &config.kafka {
-            client.set(key, value.as_str());
-        }
+        let client = super::client::config(
+            config,
+            &[
+                ("partition.assignment.strategy", "range"),
+                ("session.timeout.ms", "10000"),
+                ("heartbeat.interval.ms", "1000"),
+                ("queued.max.messages.kbytes", "16384"),
+                ("fetch.wait.max.ms", "50"),
+            ],
+            &[
+                ("group.id", config.group_id.as_str()),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", config.auto_offset_reset.as_kafka()),
+            ],
+        );
         let (requests_tx, requests_rx) = std::sync::mpsc::channel();
         let context = SourceContext {
             topic: topic.clone(),

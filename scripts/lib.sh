@@ -73,10 +73,11 @@ apt_install() {
   fi
   log "apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  local out
   if [[ -z "${SLUICE_APT_UPDATED:-}" ]]; then
-    apt-get update -qq >&2 || die "apt-get update failed"
+    out="$(apt-get update -qq 2>&1)" || { printf '%s\n' "$out" >&2; die "apt-get update failed"; }
     SLUICE_APT_UPDATED=1
   fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
+  out="$(apt-get install -y -qq --no-install-recommends "${missing[@]}" 2>&1)" \
+    || { printf '%s\n' "$out" | tail -n 30 >&2; die "apt-get install ${missing[*]} failed"; }
 }

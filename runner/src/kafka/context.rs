@@ -1,8 +1,9 @@
-//! Rebalance callbacks: stored offsets in on assignment, workers out on
-//! revocation.
+//! Rebalance callbacks: stored offsets in, and a queue, a fetcher and a
+//! worker for each partition, on assignment; workers out on revocation.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::thread::JoinHandle as ThreadHandle;
 use std::time::Duration;
 
 use rdkafka::ClientContext;
@@ -13,22 +14,24 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{PartitionControl, Partitions, Request, Routed};
+use super::fetcher::Fetcher;
+use super::{PartitionControl, Partitions, Request};
 
 /// How long a revocation waits for a worker to finish its batch. Past that
 /// the partition goes anyway; the offset fence keeps the late write out.
 const REVOKE_WAIT: Duration = Duration::from_secs(30);
 
-/// A running partition worker as the source sees it.
+/// A running partition worker and its fetcher, as the source sees them.
 pub(super) struct Worker {
-    pub records: mpsc::Sender<Routed>,
-    /// Incremented at each seek the worker asks for (see [`super::Cursor`]).
-    pub epoch: u32,
     pub stop: CancellationToken,
     pub task: JoinHandle<()>,
+    pub fetcher: ThreadHandle<()>,
 }
 
 pub(super) struct SourceContext {
+    /// The consumer this context belongs to, set once it is created: each
+    /// partition's queue is split off from it.
+    pub consumer: OnceLock<Weak<BaseConsumer<SourceContext>>>,
     pub topic: String,
     pub partitions: Arc<dyn Partitions>,
     pub runtime: tokio::runtime::Handle,
@@ -81,23 +84,54 @@ impl SourceContext {
                 tracing::error!(partition, error = %e, "cannot set the starting offset");
             }
         }
+        let Some(owner) = self.consumer.get().and_then(Weak::upgrade) else {
+            tracing::error!("the consumer is gone; not taking the assignment");
+            return;
+        };
+        // Each partition's records go to a queue of its own. Split before
+        // assigning: librdkafka then never forwards the partition's records
+        // to the consumer's main queue, so its fetcher sees all of them, in
+        // order.
+        let mut queues = Vec::with_capacity(partitions.len());
+        for &partition in &partitions {
+            match owner.split_partition_queue(&self.topic, partition) {
+                Some(queue) => queues.push((partition, queue)),
+                None => tracing::error!(partition, "cannot give the partition a queue of its own"),
+            }
+        }
         if let Err(e) = consumer.assign(tpl) {
             tracing::error!(error = %e, "assigning partitions failed");
             return;
         }
-        // A partition paused under an earlier assignment starts unpaused.
-        if let Err(e) = consumer.resume(tpl) {
-            tracing::debug!(error = %e, "resuming newly assigned partitions");
-        }
         tracing::info!(?partitions, ?stored, "partitions assigned");
         let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
-        for partition in partitions {
-            let (tx, rx) = mpsc::channel(self.channel_capacity);
+        for (partition, queue) in queues {
+            let (records_tx, records_rx) = mpsc::channel(self.channel_capacity);
+            let (seeks_tx, seeks_rx) = std::sync::mpsc::channel();
             let stop = self.shutdown.child_token();
-            let control = PartitionControl { stop: stop.clone(), requests: self.requests.clone(), partition };
+            let fetcher = Fetcher {
+                consumer: Arc::clone(&owner),
+                queue,
+                topic: self.topic.clone(),
+                partition,
+                records: records_tx,
+                seeks: seeks_rx,
+                stop: stop.clone(),
+                runtime: self.runtime.clone(),
+            };
+            let fetcher = match fetcher.spawn() {
+                Ok(thread) => thread,
+                Err(e) => {
+                    tracing::error!(partition, error = %e, "cannot start the partition's fetcher thread");
+                    continue;
+                }
+            };
+            let control =
+                PartitionControl { stop: stop.clone(), requests: self.requests.clone(), seeks: seeks_tx, partition };
             let _guard = self.runtime.enter();
-            let task = Arc::clone(&self.partitions).start(partition, stored.get(&partition).copied(), rx, control);
-            workers.insert(partition, Worker { records: tx, epoch: 0, stop, task });
+            let task =
+                Arc::clone(&self.partitions).start(partition, stored.get(&partition).copied(), records_rx, control);
+            workers.insert(partition, Worker { stop, task, fetcher });
         }
     }
 
@@ -117,7 +151,11 @@ impl SourceContext {
             worker.stop.cancel();
         }
         for (partition, worker) in stopped {
-            drop(worker.records);
+            // The fetcher notices the stop within one poll; joining it drops
+            // its queue (and its hold on the consumer) before the partition goes.
+            if worker.fetcher.join().is_err() {
+                tracing::error!(partition, "the partition's fetcher thread panicked");
+            }
             let waited = self.runtime.block_on(async { tokio::time::timeout(REVOKE_WAIT, worker.task).await });
             match waited {
                 Ok(Ok(())) => tracing::info!(partition, "partition released"),

@@ -4,14 +4,17 @@
 //!
 //! - [`client`]: the one function every Kafka client starts from: the
 //!   brokers and the user's `[source.kafka]` properties (security settings).
-//! - [`poller`]: the one thread that polls librdkafka, routes records to
-//!   partition workers, pauses a partition whose worker is behind and resumes
-//!   it when the worker catches up (memory stays bounded), and carries out
-//!   the workers' commit and seek requests.
+//! - [`poller`]: the thread that polls the consumer for its events (the
+//!   rebalances) and sends the workers' offsets to Kafka.
 //! - [`context`]: the rebalance callbacks. On assignment the stored offsets
-//!   (MySQL, the source of truth) become the starting positions before the
-//!   partitions are assigned; on revocation the partitions' workers are
-//!   stopped, and waited for, before the partitions go.
+//!   (MySQL, the source of truth) become the starting positions, and each
+//!   partition gets its own queue, fetcher and worker; on revocation the
+//!   partitions' workers are stopped, and waited for, before they go.
+//! - [`fetcher`]: one thread per assigned partition that moves its records,
+//!   in order, from its own librdkafka queue into its worker's bounded
+//!   channel; a worker that falls behind stops its fetcher, and librdkafka
+//!   then stops fetching that partition (memory stays bounded, nothing is
+//!   paused or fetched twice). Seeks are carried out there.
 //! - [`batcher`]: closes a batch at `max_records`, `max_bytes` or
 //!   `max_wait_ms`.
 //! - [`dead_letter_topic`]: the optional copy of dead letters on a topic.
@@ -21,6 +24,7 @@ mod batcher;
 mod client;
 mod context;
 mod dead_letter_topic;
+mod fetcher;
 mod poller;
 mod watermarks;
 
@@ -60,6 +64,7 @@ pub struct PartitionControl {
     /// Cancelled when the partition is revoked or the source shuts down.
     pub stop: CancellationToken,
     requests: std::sync::mpsc::Sender<Request>,
+    seeks: std::sync::mpsc::Sender<fetcher::SeekTo>,
     partition: i32,
 }
 
@@ -76,12 +81,11 @@ impl PartitionControl {
     pub fn seek(&self, cursor: &mut Cursor, offset: i64) {
         cursor.epoch += 1;
         cursor.position = Some(offset);
-        let _ = self.requests.send(Request::Seek { partition: self.partition, offset });
+        let _ = self.seeks.send(fetcher::SeekTo { offset, epoch: cursor.epoch });
     }
 }
 
 #[derive(Debug)]
 enum Request {
     Commit { partition: i32, next_offset: i64 },
-    Seek { partition: i32, offset: i64 },
 }

@@ -1,28 +1,24 @@
-//! The polling thread: routes records to partition workers with bounded
-//! queues, pauses and resumes partitions, commits and seeks on request.
+//! The polling thread: serves the consumer's events (the rebalances, which
+//! start and stop the partitions' fetchers and workers) and sends the
+//! workers' offsets to Kafka. Records never pass through it: each assigned
+//! partition has a queue and a fetcher of its own.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
 use super::context::SourceContext;
-use super::{Partitions, Request, Routed};
+use super::{Partitions, Request};
 use crate::config::SourceConfig;
-use crate::transform::Record;
 
-/// How long one poll waits for a record.
+/// How long one poll of the consumer waits for an event.
 const POLL: Duration = Duration::from_millis(50);
-/// How long it waits while a partition is paused: how soon a worker that
-/// made room gets records again.
-const POLL_WHILE_PAUSED: Duration = Duration::from_millis(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -32,17 +28,24 @@ pub enum SourceError {
     Subscribe { topic: String, source: rdkafka::error::KafkaError },
     #[error("starting the poller thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// A record came through the consumer's main queue instead of its
+    /// partition's: its partition's order can no longer be vouched for, so
+    /// the source stops (nothing of it is written; a restart resumes from
+    /// the stored offsets).
+    #[error("record {offset} of partition {partition} bypassed its partition queue; stopping")]
+    Misrouted { partition: i32, offset: i64 },
 }
 
 /// A running source. Dropping it does not stop it: cancel the shutdown token
 /// given to [`Source::start`] and call [`Source::join`].
 pub struct Source {
-    thread: JoinHandle<()>,
+    thread: JoinHandle<Result<(), SourceError>>,
 }
 
 impl Source {
-    /// Subscribes and starts polling on a thread of its own. Records queue
-    /// per partition up to `queue_records`; past that the partition pauses.
+    /// Subscribes and starts polling on a thread of its own. Each assigned
+    /// partition's worker gets a channel of `queue_records` records; while it
+    /// is full, that partition's fetching waits.
     pub fn start(
         config: &SourceConfig,
         partitions: Arc<dyn Partitions>,
@@ -57,6 +60,7 @@ impl Source {
                 ("partition.assignment.strategy", "range"),
                 ("session.timeout.ms", "10000"),
                 ("heartbeat.interval.ms", "1000"),
+                // Prefetch per partition: each partition has a queue of its own.
                 ("queued.max.messages.kbytes", "16384"),
                 ("fetch.wait.max.ms", "50"),
             ],
@@ -69,6 +73,7 @@ impl Source {
         );
         let (requests_tx, requests_rx) = std::sync::mpsc::channel();
         let context = SourceContext {
+            consumer: OnceLock::new(),
             topic: topic.clone(),
             partitions,
             runtime: tokio::runtime::Handle::current(),
@@ -77,51 +82,48 @@ impl Source {
             requests: requests_tx,
             channel_capacity: queue_records.max(1),
         };
-        let consumer: BaseConsumer<SourceContext> = client
-            .create_with_context(context)
-            .map_err(|source| SourceError::Create { brokers: brokers.clone(), source })?;
+        let consumer: Arc<BaseConsumer<SourceContext>> = Arc::new(
+            client
+                .create_with_context(context)
+                .map_err(|source| SourceError::Create { brokers: brokers.clone(), source })?,
+        );
+        let _ = consumer.context().consumer.set(Arc::downgrade(&consumer));
         consumer.subscribe(&[&topic]).map_err(|source| SourceError::Subscribe { topic: topic.clone(), source })?;
-        let thread = std::thread::Builder::new().name("sluice-poller".into()).spawn(move || {
-            Poller { consumer, topic, requests: requests_rx, pending: HashMap::new() }.run(&shutdown);
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("sluice-poller".into())
+            .spawn(move || Poller { consumer, topic, requests: requests_rx }.run(&shutdown))?;
         Ok(Source { thread })
     }
 
     /// Waits for the poller to finish (after shutdown was cancelled): every
     /// worker finished its batch and the last offsets went to Kafka.
-    pub fn join(self) {
-        if self.thread.join().is_err() {
+    pub fn join(self) -> Result<(), SourceError> {
+        self.thread.join().unwrap_or_else(|_| {
             tracing::error!("the poller thread panicked");
-        }
+            Ok(())
+        })
     }
 }
 
 struct Poller {
-    consumer: BaseConsumer<SourceContext>,
+    consumer: Arc<BaseConsumer<SourceContext>>,
     topic: String,
     requests: std::sync::mpsc::Receiver<Request>,
-    /// Records of paused partitions, waiting for room in the worker's queue.
-    pending: HashMap<i32, Pending>,
-}
-
-/// A paused partition's records and the worker they were fetched for.
-struct Pending {
-    sender: mpsc::Sender<Routed>,
-    queue: VecDeque<Routed>,
 }
 
 impl Poller {
-    fn run(mut self, shutdown: &CancellationToken) {
+    fn run(self, shutdown: &CancellationToken) -> Result<(), SourceError> {
+        let mut result = Ok(());
         while !shutdown.is_cancelled() {
             self.serve_requests(CommitMode::Async);
-            self.drain_pending();
-            let wait = if self.pending.is_empty() { POLL } else { POLL_WHILE_PAUSED };
-            match self.consumer.poll(wait) {
+            match self.consumer.poll(POLL) {
                 Some(Ok(message)) => {
-                    let partition = message.partition();
-                    let record = to_record(&message);
-                    drop(message);
-                    self.route(partition, record);
+                    // Cannot happen: every assigned partition's records go to
+                    // its own queue. Should it, stop rather than guess.
+                    let (partition, offset) = (message.partition(), message.offset());
+                    tracing::error!(partition, offset, "a record bypassed its partition queue; stopping the source");
+                    result = Err(SourceError::Misrouted { partition, offset });
+                    shutdown.cancel();
                 }
                 Some(Err(e)) => tracing::warn!(error = %e, "Kafka consumer error"),
                 None => {}
@@ -131,115 +133,14 @@ impl Poller {
         self.consumer.context().stop_workers(None);
         self.serve_requests(CommitMode::Sync);
         self.consumer.unsubscribe();
+        result
     }
 
-    /// Sends a record to its worker, or queues it and pauses the partition
-    /// when the worker's queue is full.
-    fn route(&mut self, partition: i32, record: Record) {
-        let worker = {
-            let workers = self.consumer.context().workers.lock().unwrap_or_else(PoisonError::into_inner);
-            workers.get(&partition).map(|w| (w.records.clone(), w.epoch))
-        };
-        let Some((sender, epoch)) = worker else {
-            return; // not ours (any more): the new owner reads it again
-        };
-        let routed = Routed { epoch, record };
-        match self.pending.get_mut(&partition) {
-            // Queued records go first, to the worker they were fetched for.
-            Some(pending) if pending.sender.same_channel(&sender) => {
-                pending.queue.push_back(routed);
-                return;
-            }
-            // Fetched for an earlier assignment of the partition: stale.
-            Some(_) => {
-                self.pending.remove(&partition);
-            }
-            None => {}
-        }
-        match sender.try_send(routed) {
-            Ok(()) | Err(TrySendError::Closed(_)) => {}
-            Err(TrySendError::Full(routed)) => {
-                self.set_paused(partition, true);
-                self.pending.insert(partition, Pending { sender, queue: VecDeque::from([routed]) });
-            }
-        }
-    }
-
-    /// Moves queued records into workers' queues as room appears; resumes a
-    /// partition once its queue is empty, and drops queues of partitions that
-    /// are no longer ours or were reassigned since.
-    fn drain_pending(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let current: HashMap<i32, _> = {
-            let workers = self.consumer.context().workers.lock().unwrap_or_else(PoisonError::into_inner);
-            workers.iter().map(|(p, w)| (*p, w.records.clone())).collect()
-        };
-        let mut resumed = Vec::new();
-        for (partition, pending) in &mut self.pending {
-            if !current.get(partition).is_some_and(|s| s.same_channel(&pending.sender)) {
-                pending.queue.clear();
-            }
-            while let Some(record) = pending.queue.pop_front() {
-                match pending.sender.try_send(record) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(record)) => {
-                        pending.queue.push_front(record);
-                        break;
-                    }
-                    Err(TrySendError::Closed(_)) => pending.queue.clear(),
-                }
-            }
-            if pending.queue.is_empty() {
-                resumed.push(*partition);
-            }
-        }
-        for partition in resumed {
-            self.pending.remove(&partition);
-            self.set_paused(partition, false);
-        }
-    }
-
-    fn set_paused(&self, partition: i32, paused: bool) {
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(&self.topic, partition);
-        let result = if paused { self.consumer.pause(&tpl) } else { self.consumer.resume(&tpl) };
-        match result {
-            Ok(()) => tracing::debug!(partition, paused, "backpressure"),
-            Err(e) => tracing::debug!(partition, paused, error = %e, "pause/resume of a partition no longer assigned"),
-        }
-    }
-
-    fn serve_requests(&mut self, mode: CommitMode) {
+    fn serve_requests(&self, mode: CommitMode) {
         let mut commits = TopicPartitionList::new();
-        while let Ok(request) = self.requests.try_recv() {
-            match request {
-                Request::Commit { partition, next_offset } => {
-                    if let Err(e) = commits.add_partition_offset(&self.topic, partition, Offset::Offset(next_offset)) {
-                        tracing::debug!(partition, error = %e, "commit request");
-                    }
-                }
-                Request::Seek { partition, offset } => {
-                    if self.pending.remove(&partition).is_some() {
-                        self.set_paused(partition, false);
-                    }
-                    if let Some(worker) = self
-                        .consumer
-                        .context()
-                        .workers
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .get_mut(&partition)
-                    {
-                        worker.epoch += 1;
-                    }
-                    if let Err(e) =
-                        self.consumer.seek(&self.topic, partition, Offset::Offset(offset), Duration::from_secs(5))
-                    {
-                        tracing::warn!(partition, offset, error = %e, "seek failed");
-                    }
-                }
+        while let Ok(Request::Commit { partition, next_offset }) = self.requests.try_recv() {
+            if let Err(e) = commits.add_partition_offset(&self.topic, partition, Offset::Offset(next_offset)) {
+                tracing::debug!(partition, error = %e, "commit request");
             }
         }
         if commits.count() > 0 {
@@ -249,19 +150,5 @@ impl Poller {
                 tracing::debug!(error = %e, "Kafka offset commit");
             }
         }
-    }
-}
-
-fn to_record(message: &BorrowedMessage<'_>) -> Record {
-    let headers = message
-        .headers()
-        .map(|headers| headers.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
-        .unwrap_or_default();
-    Record {
-        key: message.key().map(<[u8]>::to_vec),
-        value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-        headers,
-        offset: message.offset(),
-        timestamp: message.timestamp().to_millis(),
     }
 }

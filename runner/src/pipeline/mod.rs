@@ -43,7 +43,7 @@ pub async fn run(pipeline: Pipeline, shutdown: CancellationToken) -> anyhow::Res
     );
     shutdown.cancelled().await;
     tracing::info!("shutting down: finishing the batches in hand");
-    tokio::task::spawn_blocking(move || source.join()).await.context("joining the source")?;
+    tokio::task::spawn_blocking(move || source.join()).await.context("joining the source")??;
     tracing::info!("stopped");
     Ok(())
 }

@@ -83,6 +83,27 @@ impl Backoff {
     }
 }
 
+/// A batch that went through the chain and waits for its write.
+struct Transformed {
+    batch: Arc<Batch>,
+    output: ChainOutput,
+    transform_ms: f64,
+}
+
+/// How a batch's write ended.
+enum Written {
+    /// Committed: the partition's stored offset is now `next`.
+    Committed { next: i64 },
+    /// The offset fence refused it: the stored offset is `stored`.
+    Fenced { stored: Option<i64> },
+    /// The partition was stopped while the write waited to be retried.
+    Stopped,
+}
+
+/// The partition's loop. While one batch is written, the next one is
+/// collected and transformed, so that the database and the transforms work
+/// at the same time; the writes themselves stay one after the other, each
+/// fenced on the offset the previous one stored.
 pub async fn run(
     shared: Arc<Shared>,
     partition: i32,
@@ -95,75 +116,111 @@ pub async fn run(
     };
     let mut expected = stored;
     let mut cursor = Cursor { epoch: 0, position: stored };
+    let mut in_hand: Option<Transformed> = None;
     loop {
-        let batch_records = next_batch(&mut records, shared.limits, &mut cursor, &control.stop).await;
-        let Some(first) = batch_records.first().map(|r| r.offset) else {
-            return; // stopped, or revoked
+        let writing = async {
+            match &in_hand {
+                Some(t) => Some(write(&shared, t, expected, &control).await),
+                None => None,
+            }
         };
-        let batch = Arc::new(Batch { topic: shared.topic.clone(), partition, records: batch_records });
-        let started = std::time::Instant::now();
-        let Some((output, returned)) = transform(&shared, chain, &batch, &control).await else {
-            return;
+        let preparing = prepare(&shared, chain, partition, &mut records, &mut cursor, &control);
+        let (written, prepared) = tokio::join!(writing, preparing);
+        let Some(Transformed { batch, .. }) = in_hand.take() else {
+            // Nothing was being written: the first batch, or after a seek.
+            let Some((next, returned)) = prepared else { return };
+            (chain, in_hand) = (returned, Some(next));
+            continue;
         };
-        let transformed = started.elapsed();
-        chain = returned;
-        let write = rows::batch_write(
-            shared.pipeline.config.name.as_str(),
-            &shared.topic,
-            &shared.prepared.plans,
-            &batch,
-            expected,
-            &output,
-        );
-        let mut backoff = Backoff::new(shared.max_backoff);
-        loop {
-            let p = &shared.prepared;
-            match sink::write_batch(&p.pool, &p.plans, &shared.pipeline.config.dead_letter.table, p.max_packet, &write)
-                .await
-            {
-                Ok(()) => {
-                    expected = Some(write.next);
-                    control.committed(write.next);
-                    if let Some(dlq) = &shared.dead_letter_topic
-                        && !write.dead_letters.is_empty()
-                    {
-                        dlq.publish(&shared.topic, partition, &write.dead_letters).await;
-                    }
-                    tracing::debug!(
-                        partition,
-                        records = batch.records.len(),
-                        next = write.next,
-                        transform_ms = transformed.as_secs_f64() * 1e3,
-                        write_ms = (started.elapsed() - transformed).as_secs_f64() * 1e3,
-                        "batch written"
-                    );
-                    break;
+        match written {
+            Some(Written::Committed { next }) => expected = Some(next),
+            Some(Written::Fenced { stored }) => {
+                // Someone else wrote this partition since we read its
+                // offset, or this very batch did and the reply to its COMMIT
+                // was lost with the connection. Either way the stored offset
+                // is the truth: continue from it, dropping what was read
+                // meanwhile.
+                let first = batch.records.first().map_or(0, |r| r.offset);
+                let resume = stored.unwrap_or(first);
+                tracing::warn!(partition, ?stored, resume, "offset fence: the stored offset moved; resuming from it");
+                expected = stored;
+                control.seek(&mut cursor, resume);
+                let Some((_, returned)) = prepared else { return };
+                chain = returned;
+                continue;
+            }
+            Some(Written::Stopped) | None => return,
+        }
+        // The batch in hand is written; stopped or revoked meanwhile, there
+        // is no next one.
+        let Some((next, returned)) = prepared else { return };
+        (chain, in_hand) = (returned, Some(next));
+    }
+}
+
+/// The next batch through the chain; `None` once the partition is stopped.
+async fn prepare(
+    shared: &Arc<Shared>,
+    chain: Chain,
+    partition: i32,
+    records: &mut mpsc::Receiver<Routed>,
+    cursor: &mut Cursor,
+    control: &PartitionControl,
+) -> Option<(Transformed, Chain)> {
+    let batch_records = next_batch(records, shared.limits, cursor, &control.stop).await;
+    if batch_records.is_empty() {
+        return None; // stopped, or revoked
+    }
+    let batch = Arc::new(Batch { topic: shared.topic.clone(), partition, records: batch_records });
+    let started = std::time::Instant::now();
+    let (output, chain) = transform(shared, chain, &batch, control).await?;
+    Some((Transformed { batch, output, transform_ms: started.elapsed().as_secs_f64() * 1e3 }, chain))
+}
+
+/// Writes `t` in one transaction, fenced on `expected`, retrying database
+/// errors with backoff until it lands, is fenced out, or the partition stops.
+async fn write(shared: &Shared, t: &Transformed, expected: Option<i64>, control: &PartitionControl) -> Written {
+    let write = rows::batch_write(
+        shared.pipeline.config.name.as_str(),
+        &shared.topic,
+        &shared.prepared.plans,
+        &t.batch,
+        expected,
+        &t.output,
+    );
+    let started = std::time::Instant::now();
+    let mut backoff = Backoff::new(shared.max_backoff);
+    let p = &shared.prepared;
+    loop {
+        match sink::write_batch(&p.pool, &p.plans, &shared.pipeline.config.dead_letter.table, p.max_packet, &write)
+            .await
+        {
+            Ok(()) => {
+                control.committed(write.next);
+                if let Some(dlq) = &shared.dead_letter_topic
+                    && !write.dead_letters.is_empty()
+                {
+                    dlq.publish(&shared.topic, write.partition, &write.dead_letters).await;
                 }
-                Err(SinkError::Fenced { stored, .. }) => {
-                    // Someone else wrote this partition since we read its
-                    // offset, or this very batch did and the reply to its
-                    // COMMIT was lost with the connection. Either way the
-                    // stored offset is the truth: continue from it.
-                    let resume = stored.unwrap_or(first);
-                    tracing::warn!(
-                        partition,
-                        ?stored,
-                        resume,
-                        "offset fence: the stored offset moved; resuming from it"
-                    );
-                    expected = stored;
-                    control.seek(&mut cursor, resume);
-                    break;
+                tracing::debug!(
+                    partition = write.partition,
+                    records = t.batch.records.len(),
+                    next = write.next,
+                    transform_ms = t.transform_ms,
+                    write_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "batch written"
+                );
+                return Written::Committed { next: write.next };
+            }
+            Err(SinkError::Fenced { stored, .. }) => return Written::Fenced { stored },
+            Err(e) => {
+                if e.is_transient() {
+                    tracing::warn!(partition = write.partition, error = %e, "database write failed; retrying the batch");
+                } else {
+                    tracing::error!(partition = write.partition, error = %e, "database refused the batch; retrying it until the database is fixed");
                 }
-                Err(e) => {
-                    if e.is_transient() {
-                        tracing::warn!(partition, error = %e, "database write failed; retrying the batch");
-                    } else {
-                        tracing::error!(partition, error = %e, "database refused the batch; retrying it until the database is fixed");
-                    }
-                    if !backoff.wait(&control).await {
-                        return; // revoked or shutting down: nothing was written
-                    }
+                if !backoff.wait(control).await {
+                    return Written::Stopped; // revoked or shutting down: nothing was written
                 }
             }
         }

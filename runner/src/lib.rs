@@ -15,7 +15,7 @@
 //!   embedded), connection pool.
 //! - [`kafka`]: everything that talks to Kafka, the only module that knows
 //!   rdkafka: the source (consumer group, rebalances with MySQL-stored
-//!   offsets, per-partition bounded queues with pause/resume, batching), the
+//!   offsets, a queue and fetcher per partition with bounded channels, batching), the
 //!   dead-letter topic, log-end offsets; every client built by one function.
 //! - [`sink`]: one MySQL transaction per batch: chunked multi-row inserts,
 //!   accumulating upserts, dead letters, the fenced offset update; and the

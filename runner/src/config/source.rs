@@ -37,7 +37,7 @@ pub struct SourceConfig {
     #[serde(default = "default_max_wait_ms")]
     pub max_wait_ms: Ranged<1, 600_000>,
     /// `max_pending_batches = 4`: closed batches a partition may queue
-    /// before its consumption pauses (backpressure).
+    /// before its fetching waits (backpressure).
     #[serde(default = "default_max_pending_batches")]
     pub max_pending_batches: Ranged<1, 1024>,
     /// `[source.kafka]`: extra librdkafka properties, as strings, for every

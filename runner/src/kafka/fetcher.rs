@@ -14,14 +14,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rdkafka::consumer::base_consumer::PartitionQueue;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::Offset;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Routed;
-use super::context::SourceContext;
 use crate::transform::Record;
 
 /// How long one poll of the partition's queue waits: how soon the fetcher
@@ -37,9 +36,9 @@ pub(super) struct SeekTo {
 }
 
 /// Everything one fetcher thread owns.
-pub(super) struct Fetcher {
-    pub consumer: Arc<BaseConsumer<SourceContext>>,
-    pub queue: PartitionQueue<SourceContext>,
+pub(super) struct Fetcher<C: ConsumerContext + 'static> {
+    pub consumer: Arc<BaseConsumer<C>>,
+    pub queue: PartitionQueue<C>,
     pub topic: String,
     pub partition: i32,
     pub records: mpsc::Sender<Routed>,
@@ -48,7 +47,7 @@ pub(super) struct Fetcher {
     pub runtime: tokio::runtime::Handle,
 }
 
-impl Fetcher {
+impl<C: ConsumerContext + 'static> Fetcher<C> {
     pub(super) fn spawn(self) -> std::io::Result<JoinHandle<()>> {
         std::thread::Builder::new().name(format!("sluice-fetch-{}", self.partition)).spawn(move || self.run())
     }

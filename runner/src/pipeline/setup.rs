@@ -38,6 +38,14 @@ pub async fn prepare(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Option<Prepared>> {
     let url = pipeline.database_url()?;
+    // Compiling the modules takes longest: it runs while the database is
+    // reached and migrated.
+    let engine = Arc::new(TransformEngine::new()?);
+    let loading = {
+        let engine = engine.clone();
+        let spec = ChainSpec::from_pipeline(pipeline);
+        tokio::task::spawn_blocking(move || Chain::load(&engine, &spec))
+    };
     let max_connections = u32::try_from(pipeline.config.sink.max_connections.get()).unwrap_or(u32::MAX);
     let mut wait = Duration::from_millis(500);
     let pool = loop {
@@ -56,12 +64,7 @@ pub async fn prepare(
     if schema == Schema::Migrate {
         crate::db::migrate(&pool).await?;
     }
-    let engine = Arc::new(TransformEngine::new()?);
-    let chain = {
-        let engine = engine.clone();
-        let spec = ChainSpec::from_pipeline(pipeline);
-        tokio::task::spawn_blocking(move || Chain::load(&engine, &spec)).await.context("loading the transforms")??
-    };
+    let chain = loading.await.context("loading the transforms")??;
     let outputs: Vec<OutputColumns> = chain
         .outputs()
         .map(|(stage, decl)| OutputColumns {

@@ -1,0 +1,75 @@
+//! The latency scenario's clock on commits: every `every`, one
+//! `SELECT kafka_partition, MAX(kafka_offset) FROM study_log GROUP BY
+//! kafka_partition` (answered from the unique key on (partition, offset),
+//! cheap), with the wall time its answer arrived. A record is committed by
+//! the first answer whose maximum for its partition reaches its offset.
+
+use std::time::Duration;
+
+use sqlx::MySqlConnection;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::db;
+
+/// One answer: wall time (epoch ms, when it arrived) and the maximum
+/// committed offset per partition (-1: none yet).
+#[derive(Debug, Clone)]
+pub struct MaxOffsets {
+    pub at_ms: i64,
+    pub max: Vec<i64>,
+}
+
+/// A poller running on the tokio runtime until [`DbPoller::finish`].
+pub struct DbPoller {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<anyhow::Result<Vec<MaxOffsets>>>,
+}
+
+impl DbPoller {
+    pub async fn start(url: &str, partitions: usize, every: Duration) -> anyhow::Result<DbPoller> {
+        let conn = db::connect_one(url).await?;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(poll(conn, partitions, every, stopped));
+        Ok(DbPoller { stop, task })
+    }
+
+    pub async fn finish(self) -> anyhow::Result<Vec<MaxOffsets>> {
+        let _ = self.stop.send(true);
+        self.task.await?
+    }
+}
+
+async fn poll(
+    mut conn: MySqlConnection,
+    partitions: usize,
+    every: Duration,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<Vec<MaxOffsets>> {
+    let mut out = Vec::new();
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !*stopped.borrow() {
+        ticker.tick().await;
+        let rows: Vec<(i32, Option<i64>)> =
+            match sqlx::query_as("SELECT kafka_partition, MAX(kafka_offset) FROM study_log GROUP BY kafka_partition")
+                .fetch_all(&mut conn)
+                .await
+            {
+                Ok(rows) => rows,
+                // The table may not exist yet while the system starts.
+                Err(_) => continue,
+            };
+        let at_ms = chrono::Utc::now().timestamp_millis();
+        let mut max = vec![-1; partitions];
+        for (p, m) in rows {
+            if let (Ok(i), Some(m)) = (usize::try_from(p), m)
+                && let Some(slot) = max.get_mut(i)
+            {
+                *slot = m;
+            }
+        }
+        out.push(MaxOffsets { at_ms, max });
+    }
+    Ok(out)
+}

@@ -1,5 +1,8 @@
-//! Closing batches: at `max_records`, at `max_bytes`, or `max_wait` after the
-//! first record, whichever comes first.
+//! Closing batches: at `max_records`, at `max_bytes`, `max_wait` after the
+//! first record, or as soon as the sink is free and nothing more is waiting,
+//! whichever comes first. So batches are full while there is a backlog and
+//! small when the partition is caught up: latency is about one write, not
+//! `max_wait`.
 
 use std::time::Duration;
 
@@ -39,14 +42,19 @@ fn record_bytes(record: &Record) -> usize {
 
 /// Collects the next batch from `records`, skipping records from before the
 /// cursor (fetched before a seek, or re-delivered) and advancing it. Waits for a
-/// first record as long as it takes. Returns an empty batch when `stop` is
-/// cancelled or the channel closes before any record came.
+/// first record as long as it takes. Once `sink_free` has resolved (the
+/// previous batch is written), the batch closes as soon as no record is
+/// waiting. Returns an empty batch when `stop` is cancelled or the channel
+/// closes before any record came.
 pub async fn next_batch(
     records: &mut mpsc::Receiver<Routed>,
     limits: BatchLimits,
     cursor: &mut Cursor,
     stop: &CancellationToken,
+    sink_free: impl Future<Output = ()>,
 ) -> Vec<Record> {
+    let mut sink_free = std::pin::pin!(sink_free);
+    let mut free = false;
     let mut batch = Vec::new();
     let mut bytes = 0;
     let mut accept = |Routed { epoch, record }: Routed, batch: &mut Vec<Record>, bytes: &mut usize| {
@@ -74,10 +82,15 @@ pub async fn next_batch(
         let record = match records.try_recv() {
             Ok(record) => Some(record),
             Err(mpsc::error::TryRecvError::Disconnected) => None,
+            Err(mpsc::error::TryRecvError::Empty) if free => None,
             Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
                 biased;
                 () = stop.cancelled() => None,
                 () = tokio::time::sleep_until(deadline) => None,
+                () = &mut sink_free => {
+                    free = true;
+                    continue;
+                }
                 r = records.recv() => r,
             },
         };
@@ -107,6 +120,39 @@ mod tests {
         BatchLimits { max_records: records, max_bytes: bytes, max_wait: Duration::from_millis(wait_ms) }
     }
 
+    /// A sink that stays busy: only the limits close a batch.
+    fn busy() -> std::future::Pending<()> {
+        std::future::pending()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closes_once_the_sink_is_free_and_nothing_waits() {
+        let (tx, mut rx) = mpsc::channel(100);
+        let stop = CancellationToken::new();
+        let mut pos = Cursor::default();
+        for i in 0..2 {
+            tx.send(record(i, 1)).await.expect("send");
+        }
+        // Free from the start: what is there goes at once.
+        let started = tokio::time::Instant::now();
+        let batch = next_batch(&mut rx, limits(100, 1 << 20, 100), &mut pos, &stop, async {}).await;
+        assert_eq!(batch.len(), 2);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        // Free after 30 ms, with records arriving every 10 ms: closes then.
+        let sender = tokio::spawn(async move {
+            for i in 2..20 {
+                tx.send(record(i, 1)).await.expect("send");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        let started = tokio::time::Instant::now();
+        let free = tokio::time::sleep(Duration::from_millis(35));
+        let batch = next_batch(&mut rx, limits(100, 1 << 20, 100), &mut pos, &stop, free).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(35));
+        assert_eq!(batch.iter().map(|r| r.offset).collect::<Vec<_>>(), [2, 3, 4, 5]);
+        sender.abort();
+    }
+
     #[tokio::test(start_paused = true)]
     async fn closes_at_the_record_count() {
         let (tx, mut rx) = mpsc::channel(100);
@@ -115,10 +161,10 @@ mod tests {
         }
         let stop = CancellationToken::new();
         let mut pos = Cursor::default();
-        let batch = next_batch(&mut rx, limits(3, 1 << 20, 100), &mut pos, &stop).await;
+        let batch = next_batch(&mut rx, limits(3, 1 << 20, 100), &mut pos, &stop, busy()).await;
         assert_eq!(batch.iter().map(|r| r.offset).collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(pos.position, Some(3));
-        let batch = next_batch(&mut rx, limits(3, 1 << 20, 100), &mut pos, &stop).await;
+        let batch = next_batch(&mut rx, limits(3, 1 << 20, 100), &mut pos, &stop, busy()).await;
         assert_eq!(batch.iter().map(|r| r.offset).collect::<Vec<_>>(), [3, 4, 5]);
     }
 
@@ -130,10 +176,10 @@ mod tests {
         }
         let stop = CancellationToken::new();
         let mut pos = Cursor::default();
-        let batch = next_batch(&mut rx, limits(100, 1000, 100), &mut pos, &stop).await;
+        let batch = next_batch(&mut rx, limits(100, 1000, 100), &mut pos, &stop, busy()).await;
         assert_eq!(batch.len(), 3, "closes once 1000 bytes are reached");
         let started = tokio::time::Instant::now();
-        let batch = next_batch(&mut rx, limits(100, 1 << 20, 100), &mut pos, &stop).await;
+        let batch = next_batch(&mut rx, limits(100, 1 << 20, 100), &mut pos, &stop, busy()).await;
         assert_eq!(batch.len(), 1);
         assert_eq!(started.elapsed(), Duration::from_millis(100), "waits max_wait after the first record");
     }
@@ -151,11 +197,11 @@ mod tests {
         }
         let stop = CancellationToken::new();
         let mut cursor = Cursor { epoch: 1, position: Some(5) };
-        let batch = next_batch(&mut rx, limits(100, 1 << 20, 10), &mut cursor, &stop).await;
+        let batch = next_batch(&mut rx, limits(100, 1 << 20, 10), &mut cursor, &stop, busy()).await;
         assert_eq!(batch.iter().map(|r| r.offset).collect::<Vec<_>>(), [5, 6, 7]);
         assert_eq!(cursor, Cursor { epoch: 1, position: Some(8) });
         stop.cancel();
-        assert!(next_batch(&mut rx, limits(100, 1 << 20, 10), &mut cursor, &stop).await.is_empty());
+        assert!(next_batch(&mut rx, limits(100, 1 << 20, 10), &mut cursor, &stop, busy()).await.is_empty());
         drop(tx);
     }
 
@@ -232,7 +278,7 @@ mod tests {
                         }
                         // Nothing left to take waits forever: give up after a (paused-clock) second.
                         // It can only time out before the first record is accepted, so nothing is lost.
-                        let batch = tokio::time::timeout(Duration::from_secs(1), next_batch(&mut rx, limits, &mut cursor, &stop))
+                        let batch = tokio::time::timeout(Duration::from_secs(1), next_batch(&mut rx, limits, &mut cursor, &stop, std::future::pending()))
                             .await
                             .unwrap_or_default();
                         accepted.extend(batch.iter().map(|r| r.offset));

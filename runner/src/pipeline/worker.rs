@@ -118,13 +118,21 @@ pub async fn run(
     let mut cursor = Cursor { epoch: 0, position: stored };
     let mut in_hand: Option<Transformed> = None;
     loop {
+        // The next batch closes early once this write is done (see
+        // `next_batch`): full batches under a backlog, small ones when caught up.
+        let (done, sink_free) = tokio::sync::oneshot::channel::<()>();
         let writing = async {
-            match &in_hand {
+            let written = match &in_hand {
                 Some(t) => Some(write(&shared, t, expected, &control).await),
                 None => None,
-            }
+            };
+            drop(done);
+            written
         };
-        let preparing = prepare(&shared, chain, partition, &mut records, &mut cursor, &control);
+        let sink_free = async move {
+            let _ = sink_free.await;
+        };
+        let preparing = prepare(&shared, chain, partition, &mut records, &mut cursor, &control, sink_free);
         let (written, prepared) = tokio::join!(writing, preparing);
         let Some(Transformed { batch, .. }) = in_hand.take() else {
             // Nothing was being written: the first batch, or after a seek.
@@ -166,8 +174,9 @@ async fn prepare(
     records: &mut mpsc::Receiver<Routed>,
     cursor: &mut Cursor,
     control: &PartitionControl,
+    sink_free: impl Future<Output = ()>,
 ) -> Option<(Transformed, Chain)> {
-    let batch_records = next_batch(records, shared.limits, cursor, &control.stop).await;
+    let batch_records = next_batch(records, shared.limits, cursor, &control.stop, sink_free).await;
     if batch_records.is_empty() {
         return None; // stopped, or revoked
     }

@@ -3,12 +3,17 @@
 //! kafka_partition` (answered from the unique key on (partition, offset),
 //! cheap), with the wall time its answer arrived. A record is committed by
 //! the first answer whose maximum for its partition reaches its offset.
+//!
+//! The poller runs on a thread and a runtime of its own: the load generator
+//! shares the bench's runtime, and a poll delayed behind it would make every
+//! latency look longer than it was.
 
+use std::thread::JoinHandle;
 use std::time::Duration;
 
+use anyhow::Context;
 use sqlx::MySqlConnection;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::db;
 
@@ -20,23 +25,38 @@ pub struct MaxOffsets {
     pub max: Vec<i64>,
 }
 
-/// A poller running on the tokio runtime until [`DbPoller::finish`].
+/// A poller running on a thread of its own until [`DbPoller::finish`].
 pub struct DbPoller {
     stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<Vec<MaxOffsets>>>,
+    thread: JoinHandle<anyhow::Result<Vec<MaxOffsets>>>,
 }
 
 impl DbPoller {
     pub async fn start(url: &str, partitions: usize, every: Duration) -> anyhow::Result<DbPoller> {
-        let conn = db::connect_one(url).await?;
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(poll(conn, partitions, every, stopped));
-        Ok(DbPoller { stop, task })
+        let url = url.to_string();
+        let thread = std::thread::Builder::new()
+            .name("db-poller".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("the database poller's runtime")?;
+                runtime.block_on(async {
+                    let conn = db::connect_one(&url).await?;
+                    poll(conn, partitions, every, stopped).await
+                })
+            })
+            .context("starting the database poller thread")?;
+        Ok(DbPoller { stop, thread })
     }
 
     pub async fn finish(self) -> anyhow::Result<Vec<MaxOffsets>> {
         let _ = self.stop.send(true);
-        self.task.await?
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the database poller thread panicked"))?
     }
 }
 

@@ -88,6 +88,9 @@ struct Transformed {
     batch: Arc<Batch>,
     output: ChainOutput,
     transform_ms: f64,
+    /// How old the batch's first record was when the batch closed (its
+    /// Kafka timestamp against the clock).
+    age_ms: Option<i64>,
 }
 
 /// How a batch's write ended.
@@ -180,10 +183,11 @@ async fn prepare(
     if batch_records.is_empty() {
         return None; // stopped, or revoked
     }
+    let age_ms = batch_records[0].timestamp.map(|ts| chrono::Utc::now().timestamp_millis() - ts);
     let batch = Arc::new(Batch { topic: shared.topic.clone(), partition, records: batch_records });
     let started = std::time::Instant::now();
     let (output, chain) = transform(shared, chain, &batch, control).await?;
-    Some((Transformed { batch, output, transform_ms: started.elapsed().as_secs_f64() * 1e3 }, chain))
+    Some((Transformed { batch, output, transform_ms: started.elapsed().as_secs_f64() * 1e3, age_ms }, chain))
 }
 
 /// Writes `t` in one transaction, fenced on `expected`, retrying database
@@ -216,6 +220,7 @@ async fn write(shared: &Shared, t: &Transformed, expected: Option<i64>, control:
                     records = t.batch.records.len(),
                     next = write.next,
                     transform_ms = t.transform_ms,
+                    age_ms = t.age_ms,
                     write_ms = started.elapsed().as_secs_f64() * 1e3,
                     "batch written"
                 );

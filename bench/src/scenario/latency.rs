@@ -3,8 +3,8 @@
 //! stable, loadgen sends at the nominal pace for `latency_s` seconds.
 //!
 //! Method (no change to either system): every `latency_poll_ms` one query
-//! `SELECT kafka_partition, MAX(kafka_offset) FROM study_log GROUP BY
-//! kafka_partition` on the system's database, with the wall time its answer
+//! for each partition's `MAX(kafka_offset)` in `study_log` on the system's
+//! database (see `watch::db_offsets`), with the wall time its answer
 //! arrived; afterwards every record's Kafka timestamp (CreateTime, set when
 //! loadgen produced it) is read back from the topic. A record's commit time
 //! is the first answer whose maximum for its partition reaches its offset,

@@ -36,7 +36,7 @@ pub struct SourceConfig {
     /// `max_wait_ms = 100`: …or this long after its first record.
     #[serde(default = "default_max_wait_ms")]
     pub max_wait_ms: Ranged<1, 600_000>,
-    /// `max_pending_batches = 4`: closed batches a partition may queue
+    /// `max_pending_batches = 2`: closed batches a partition may queue
     /// before its fetching waits (backpressure).
     #[serde(default = "default_max_pending_batches")]
     pub max_pending_batches: Ranged<1, 1024>,
@@ -75,5 +75,5 @@ fn default_max_wait_ms() -> Ranged<1, 600_000> {
     Ranged::new(100)
 }
 fn default_max_pending_batches() -> Ranged<1, 1024> {
-    Ranged::new(4)
+    Ranged::new(2)
 }

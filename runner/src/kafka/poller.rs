@@ -60,8 +60,11 @@ impl Source {
                 ("partition.assignment.strategy", "range"),
                 ("session.timeout.ms", "10000"),
                 ("heartbeat.interval.ms", "1000"),
-                // Prefetch per partition: each partition has a queue of its own.
+                // Prefetch per partition (each has a queue of its own): enough
+                // for full batches at once, and little memory (librdkafka's
+                // default of 100,000 records made a third of the process's RSS).
                 ("queued.max.messages.kbytes", "16384"),
+                ("queued.min.messages", "20000"),
                 ("fetch.wait.max.ms", "50"),
             ],
             &[

@@ -52,26 +52,33 @@ pub(super) async fn advance(
     let fenced = |stored| SinkError::Fenced { partition, stored, expected };
     match expected {
         Some(expected_offset) => {
-            let stored: Option<i64> = sqlx::query_scalar(
-                "SELECT next_offset FROM sluice_offsets WHERE pipeline = ? AND topic = ? AND kafka_partition = ? FOR UPDATE",
-            )
-            .bind(pipeline)
-            .bind(topic)
-            .bind(partition)
-            .fetch_optional(&mut **tx)
-            .await?;
-            if stored != Some(expected_offset) {
-                return Err(fenced(stored));
-            }
-            sqlx::query(
-                "UPDATE sluice_offsets SET next_offset = ? WHERE pipeline = ? AND topic = ? AND kafka_partition = ?",
+            // One statement: it moves the offset only from the value this
+            // writer read, and its row lock orders concurrent writers.
+            let moved = sqlx::query(
+                "UPDATE sluice_offsets SET next_offset = ? \
+                 WHERE pipeline = ? AND topic = ? AND kafka_partition = ? AND next_offset = ?",
             )
             .bind(next)
             .bind(pipeline)
             .bind(topic)
             .bind(partition)
+            .bind(expected_offset)
             .execute(&mut **tx)
             .await?;
+            if moved.rows_affected() != 1 {
+                // Fenced out: say what the stored offset is instead (a
+                // locking read: the latest committed value, not a snapshot).
+                let stored = sqlx::query_scalar(
+                    "SELECT next_offset FROM sluice_offsets \
+                     WHERE pipeline = ? AND topic = ? AND kafka_partition = ? FOR UPDATE",
+                )
+                .bind(pipeline)
+                .bind(topic)
+                .bind(partition)
+                .fetch_optional(&mut **tx)
+                .await?;
+                return Err(fenced(stored));
+            }
         }
         None => {
             let inserted = sqlx::query(

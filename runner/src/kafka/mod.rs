@@ -15,8 +15,8 @@
 //!   channel; a worker that falls behind stops its fetcher, and librdkafka
 //!   then stops fetching that partition (memory stays bounded, nothing is
 //!   paused or fetched twice). Seeks are carried out there.
-//! - [`batcher`]: closes a batch at `max_records`, `max_bytes` or
-//!   `max_wait_ms`.
+//! - [`batcher`]: closes a batch at `max_records`, `max_bytes`,
+//!   `max_wait_ms`, or once the sink is free and no record waits.
 //! - [`dead_letter_topic`]: the optional copy of dead letters on a topic.
 //! - [`watermarks`]: the partitions' log-end offsets, for `sluice status`.
 

@@ -26,6 +26,8 @@
 //!   read through [`kafka`] and [`sink`].
 //! - [`cli`]: the `sluice` command line; `src/bin/sluice.rs` only calls it.
 //! - [`telemetry`]: logging setup.
+//! - [`memory`]: the allocator's settings (fewer arenas, large buffers
+//!   returned to the kernel), applied by the binary before any thread starts.
 //! - [`transform`]: the WebAssembly sandbox: engine, limits, one stage, the
 //!   chain with poison-pill isolation; the only module that knows wasmtime.
 //! - [`dry_run`]: `sluice try`: a pipeline's chain over a local JSONL file.
@@ -38,6 +40,7 @@ pub mod config;
 pub mod db;
 pub mod dry_run;
 pub mod kafka;
+pub mod memory;
 pub mod pipeline;
 pub mod sink;
 pub mod status;

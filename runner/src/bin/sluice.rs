@@ -1,3 +1,4 @@
 fn main() -> anyhow::Result<()> {
+    sluice::memory::tune();
     sluice::cli::main()
 }

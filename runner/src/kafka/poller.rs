@@ -42,6 +42,18 @@ pub struct Source {
     thread: JoinHandle<Result<(), SourceError>>,
 }
 
+/// Records read ahead per partition, in librdkafka's queue and the worker's
+/// channel together: enough for full batches back to back (below 20,000,
+/// batches of 500 came slower), and no more, since each record waiting in
+/// librdkafka costs about 600 bytes of its own (librdkafka's default of
+/// 100,000 made a third of the process's RSS). The channel holds
+/// `queue_records`; librdkafka prefetches the rest, at least 2,000.
+const READ_AHEAD: usize = 20_000;
+
+fn prefetch_records(queue_records: usize) -> usize {
+    READ_AHEAD.saturating_sub(queue_records).max(2_000)
+}
+
 impl Source {
     /// Subscribes and starts polling on a thread of its own. Each assigned
     /// partition's worker gets a channel of `queue_records` records; while it
@@ -54,17 +66,17 @@ impl Source {
     ) -> Result<Source, SourceError> {
         let topic = config.topic.as_str().to_string();
         let brokers = config.brokers.as_str().to_string();
+        let prefetch = prefetch_records(queue_records).to_string();
         let client = super::client::config(
             config,
             &[
                 ("partition.assignment.strategy", "range"),
                 ("session.timeout.ms", "10000"),
                 ("heartbeat.interval.ms", "1000"),
-                // Prefetch per partition (each has a queue of its own): enough
-                // for full batches at once, and little memory (librdkafka's
-                // default of 100,000 records made a third of the process's RSS).
+                // Prefetch per partition (each has a queue of its own): see
+                // `prefetch_records`.
                 ("queued.max.messages.kbytes", "16384"),
-                ("queued.min.messages", "20000"),
+                ("queued.min.messages", &prefetch),
                 ("fetch.wait.max.ms", "50"),
             ],
             &[
@@ -153,5 +165,17 @@ impl Poller {
                 tracing::debug!(error = %e, "Kafka offset commit");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefetch_records;
+
+    #[test]
+    fn read_ahead_is_shared_between_librdkafka_and_the_channel() {
+        assert_eq!(prefetch_records(1_000), 19_000);
+        assert_eq!(prefetch_records(20_000), 2_000);
+        assert_eq!(prefetch_records(200_000), 2_000);
     }
 }

@@ -1,9 +1,11 @@
 //! The optional copy of dead letters on a Kafka topic (`[dead_letter] topic`).
 //!
 //! The `dead_letter` table, written in the batch's transaction, is the
-//! record of truth. The topic copy is published after that transaction
-//! commits: a crash between the two loses the copy of that batch's dead
-//! letters, never the table rows.
+//! record of truth and the outbox: its rows name the topic until their copy
+//! is delivered (`acks=all`, idempotent producer), and a partition's worker
+//! publishes what is left when it starts. So every dead letter reaches the
+//! topic at least once, also across a crash between the commit and the
+//! delivery.
 
 use std::time::Duration;
 
@@ -35,8 +37,9 @@ impl DeadLetterTopic {
     /// Publishes each dead letter with its original key and value, and where
     /// it came from and why in headers (`sluice-stage`, `sluice-reason`,
     /// `sluice-topic`, `sluice-partition`, `sluice-offset`). Waits for every
-    /// delivery; failures are logged.
-    pub async fn publish(&self, topic: &str, partition: i32, letters: &[DeadLetter]) {
+    /// delivery and returns the offsets of the letters delivered; failures
+    /// are logged.
+    pub async fn publish(&self, topic: &str, partition: i32, letters: &[DeadLetter]) -> Vec<i64> {
         let sends = letters.iter().map(|letter| {
             let partition_text = partition.to_string();
             let offset_text = letter.offset.to_string();
@@ -55,10 +58,20 @@ impl DeadLetterTopic {
             }
             self.producer.send(record, Duration::from_secs(30))
         });
-        for result in join_all(sends).await {
-            if let Err((e, _)) = result {
-                tracing::error!(topic = self.topic.as_str(), error = %e, "publishing a dead letter to Kafka failed (it is in the dead-letter table)");
+        let mut delivered = Vec::with_capacity(letters.len());
+        for (letter, result) in letters.iter().zip(join_all(sends).await) {
+            match result {
+                Ok(_) => delivered.push(letter.offset),
+                Err((e, _)) => {
+                    tracing::error!(topic = self.topic.as_str(), offset = letter.offset, error = %e, "publishing a dead letter to Kafka failed; it stays in the outbox and is published when the partition starts again");
+                }
             }
         }
+        delivered
+    }
+
+    /// The topic dead letters are published to.
+    pub fn name(&self) -> &str {
+        &self.topic
     }
 }

@@ -3,11 +3,14 @@
 //! - [`worker`]: one task per assigned partition: batch, transform, write,
 //!   retry; the only place that decides what happens to a batch.
 //! - [`rows`]: turns the chain's answer into the sink's batch write.
+//! - [`split`]: rows the database refuses, found by writing the batch again
+//!   in parts; their records become dead letters, the rest commits.
 //! - [`setup`]: what `run` and `check` share: loading the chain, planning the
 //!   tables against what the stages declare, checking the database.
 
 mod rows;
 mod setup;
+mod split;
 mod worker;
 
 use std::collections::HashMap;

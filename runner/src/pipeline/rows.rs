@@ -25,6 +25,7 @@ pub(super) fn batch_write<'a>(
     batch: &Batch,
     expected: Option<i64>,
     output: &ChainOutput,
+    dead_letter_topic: Option<&'a str>,
 ) -> BatchWrite<'a> {
     let mut dead_letters = Vec::new();
     for (record, outcome) in batch.records.iter().zip(&output.records) {
@@ -66,5 +67,5 @@ pub(super) fn batch_write<'a>(
         }
     }
     let next = batch.records.last().map_or(expected.unwrap_or(0), |r| r.offset + 1);
-    BatchWrite { pipeline, topic, partition: batch.partition, expected, next, tables, dead_letters }
+    BatchWrite { pipeline, topic, partition: batch.partition, expected, next, tables, dead_letters, dead_letter_topic }
 }

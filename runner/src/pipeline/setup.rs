@@ -1,7 +1,7 @@
 //! Start-up shared by `run` and `check`: database, migrations, modules,
 //! table plans, all checked before the first record is consumed.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,6 +17,17 @@ pub struct Prepared {
     pub engine: Arc<TransformEngine>,
     pub plans: Vec<TablePlan>,
     pub max_packet: usize,
+    /// The chain loaded at start, for the first worker to take: while it
+    /// lives, its compiled modules stay in the engine's cache, so the other
+    /// workers instantiate them instead of compiling them again.
+    pub(super) spare: Mutex<Option<Chain>>,
+}
+
+impl Prepared {
+    /// The chain loaded at start, once.
+    pub(super) fn take_spare(&self) -> Option<Chain> {
+        self.spare.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
 }
 
 /// What `prepare` does to the database.
@@ -79,5 +90,5 @@ pub async fn prepare(
         anyhow::bail!("the database does not fit the pipeline:\n  {}", problems.join("\n  "));
     }
     let max_packet = sink::max_packet(&pool).await?;
-    Ok(Some(Prepared { pool, engine, plans, max_packet }))
+    Ok(Some(Prepared { pool, engine, plans, max_packet, spare: Mutex::new(Some(chain)) }))
 }

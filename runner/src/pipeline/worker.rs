@@ -4,9 +4,12 @@
 //! | failure                                   | what happens                         |
 //! |-------------------------------------------|--------------------------------------|
 //! | a record is rejected, or traps alone      | dead letter, in the batch's transaction |
+//! | the database refuses a value of a row     | the batch is split to find the record; |
+//! | (too long, out of range, duplicate key…)  | it is a dead letter, the rest commits |
 //! | a stage is broken (fails on most records, | the partition waits and retries the  |
 //! | or errors for the whole batch)            | same batch with backoff              |
-//! | the database fails                        | the same batch is retried with backoff, forever |
+//! | the database is down, busy or read-only,  | the same batch is retried with backoff, forever |
+//! | or refuses the batch for another reason   |                                      |
 //! | the offset fence says another consumer    | the batch is dropped and the worker  |
 //! | wrote                                     | resumes from the stored offset       |
 //! | the partition is revoked / shutdown       | the batch in hand finishes, or is    |
@@ -19,9 +22,10 @@ use tokio::sync::mpsc;
 
 use super::Prepared;
 use super::rows;
+use super::split::{self, SplitError};
 use crate::config::Pipeline;
 use crate::kafka::{BatchLimits, Cursor, DeadLetterTopic, PartitionControl, Routed, next_batch};
-use crate::sink::{self, SinkError};
+use crate::sink::{self, DeadLetter, ErrorClass, SinkError};
 use crate::transform::{Batch, Chain, ChainOutput, ChainSpec};
 
 /// What every worker of a pipeline shares.
@@ -30,13 +34,17 @@ pub struct Shared {
     pub prepared: Prepared,
     pub topic: String,
     pub runtime: tokio::runtime::Handle,
-    spec: ChainSpec,
+    pub(super) spec: ChainSpec,
     limits: BatchLimits,
     max_backoff: Duration,
     dead_letter_topic: Option<DeadLetterTopic>,
 }
 
 impl Shared {
+    pub(super) fn dead_letter_topic_name(&self) -> Option<&str> {
+        self.dead_letter_topic.as_ref().map(DeadLetterTopic::name)
+    }
+
     pub fn new(pipeline: Pipeline, prepared: Prepared) -> anyhow::Result<Shared> {
         let source = &pipeline.config.source;
         let dead_letter_topic = match &pipeline.config.dead_letter.topic {
@@ -117,6 +125,7 @@ pub async fn run(
     let Some(mut chain) = load_chain(&shared, partition, &control).await else {
         return;
     };
+    publish_left_over(&shared, partition).await;
     let mut expected = stored;
     let mut cursor = Cursor { epoch: 0, position: stored };
     let mut in_hand: Option<Transformed> = None;
@@ -200,50 +209,114 @@ async fn write(shared: &Shared, t: &Transformed, expected: Option<i64>, control:
         &t.batch,
         expected,
         &t.output,
+        shared.dead_letter_topic_name(),
     );
     let started = std::time::Instant::now();
     let mut backoff = Backoff::new(shared.max_backoff);
     let p = &shared.prepared;
     loop {
-        match sink::write_batch(&p.pool, &p.plans, &shared.pipeline.config.dead_letter.table, p.max_packet, &write)
-            .await
+        let (class, error) = match sink::write_batch(
+            &p.pool,
+            &p.plans,
+            &shared.pipeline.config.dead_letter.table,
+            p.max_packet,
+            &write,
+        )
+        .await
         {
             Ok(()) => {
-                control.committed(write.next);
-                if let Some(dlq) = &shared.dead_letter_topic
-                    && !write.dead_letters.is_empty()
-                {
-                    dlq.publish(&shared.topic, write.partition, &write.dead_letters).await;
-                }
-                tracing::debug!(
-                    partition = write.partition,
-                    records = t.batch.records.len(),
-                    next = write.next,
-                    transform_ms = t.transform_ms,
-                    age_ms = t.age_ms,
-                    write_ms = started.elapsed().as_secs_f64() * 1e3,
-                    "batch written"
-                );
+                committed(shared, t, control, write.next, &write.dead_letters, started).await;
                 return Written::Committed { next: write.next };
             }
             Err(SinkError::Fenced { stored, .. }) => return Written::Fenced { stored },
-            Err(e) => {
-                if e.is_transient() {
-                    tracing::warn!(partition = write.partition, error = %e, "database write failed; retrying the batch");
-                } else {
-                    tracing::error!(partition = write.partition, error = %e, "database refused the batch; retrying it until the database is fixed");
-                }
-                if !backoff.wait(control).await {
-                    return Written::Stopped; // revoked or shutting down: nothing was written
+            Err(e) if e.class() == ErrorClass::BadRow => {
+                tracing::warn!(partition = write.partition, error = %e, "the database refused a row; splitting the batch to find it");
+                match split::write(shared, &t.batch, expected).await {
+                    Ok((next, dead_letters)) => {
+                        committed(shared, t, control, next, &dead_letters, started).await;
+                        return Written::Committed { next };
+                    }
+                    Err(SplitError::Sink(SinkError::Fenced { stored, .. })) => return Written::Fenced { stored },
+                    Err(SplitError::Sink(e)) => (e.class(), e.to_string()),
+                    Err(e @ SplitError::Transform(_)) => (ErrorClass::Operator, e.to_string()),
                 }
             }
+            Err(e) => (e.class(), e.to_string()),
+        };
+        if class == ErrorClass::Transient {
+            tracing::warn!(partition = write.partition, %error, "database write failed; retrying the batch");
+        } else {
+            tracing::error!(partition = write.partition, %error, "database refused the batch; retrying it until the database is fixed");
         }
+        if !backoff.wait(control).await {
+            return Written::Stopped; // revoked or shutting down: nothing was written
+        }
+    }
+}
+
+/// After a batch's commit: the Kafka commit, the dead-letter topic, the log.
+async fn committed(
+    shared: &Shared,
+    t: &Transformed,
+    control: &PartitionControl,
+    next: i64,
+    dead_letters: &[DeadLetter],
+    started: std::time::Instant,
+) {
+    control.committed(next);
+    publish(shared, t.batch.partition, dead_letters).await;
+    tracing::debug!(
+        partition = t.batch.partition,
+        records = t.batch.records.len(),
+        next,
+        transform_ms = t.transform_ms,
+        age_ms = t.age_ms,
+        write_ms = started.elapsed().as_secs_f64() * 1e3,
+        "batch written"
+    );
+}
+
+/// Copies dead letters to the dead-letter topic, if there is one, and marks
+/// what was delivered in the outbox (the dead-letter table).
+async fn publish(shared: &Shared, partition: i32, dead_letters: &[DeadLetter]) {
+    let Some(dlq) = &shared.dead_letter_topic else { return };
+    if dead_letters.is_empty() {
+        return;
+    }
+    let delivered = dlq.publish(&shared.topic, partition, dead_letters).await;
+    let p = &shared.prepared;
+    let table = &shared.pipeline.config.dead_letter.table;
+    let pipeline = shared.pipeline.config.name.as_str();
+    if let Err(e) = sink::mark_published(&p.pool, table, pipeline, &shared.topic, partition, &delivered).await {
+        // They go out again after a restart: at least once.
+        tracing::warn!(partition, error = %e, "could not mark dead letters as published");
+    }
+}
+
+/// Publishes what a previous run of this partition left in the outbox.
+async fn publish_left_over(shared: &Shared, partition: i32) {
+    if shared.dead_letter_topic.is_none() {
+        return;
+    }
+    let p = &shared.prepared;
+    let table = &shared.pipeline.config.dead_letter.table;
+    let pipeline = shared.pipeline.config.name.as_str();
+    match sink::unpublished(&p.pool, table, pipeline, &shared.topic, partition).await {
+        Ok(left) if left.is_empty() => {}
+        Ok(left) => {
+            tracing::info!(partition, count = left.len(), "publishing dead letters a previous run left unpublished");
+            publish(shared, partition, &left).await;
+        }
+        Err(e) => tracing::warn!(partition, error = %e, "could not read the dead-letter outbox"),
     }
 }
 
 /// Loads this worker's own instances of the stages, retrying while that
 /// fails (a module replaced by a broken one, say).
 async fn load_chain(shared: &Arc<Shared>, partition: i32, control: &PartitionControl) -> Option<Chain> {
+    if let Some(chain) = shared.prepared.take_spare() {
+        return Some(chain);
+    }
     let mut backoff = Backoff::new(shared.max_backoff);
     loop {
         let engine = shared.prepared.engine.clone();

@@ -5,10 +5,12 @@
 //!   what the stages declare and what the table has).
 //! - [`write`]: the transaction, with multi-row statements chunked under the
 //!   placeholder and packet limits.
-//! - [`dead_letter`]: a dead letter and its row in the dead-letter table.
+//! - [`dead_letter`]: a dead letter, its row in the dead-letter table, and
+//!   that table as the dead-letter topic's outbox.
 //! - [`offsets`]: the stored offsets and the conditional update that fences a
 //!   consumer which lost its partition.
-//! - [`retry`]: which database errors are transient.
+//! - [`retry`]: what a database error means: retry, split out refused rows,
+//!   or wait for an operator.
 //! - [`inspect`]: row and dead-letter counts, for `sluice status`.
 
 mod cell;
@@ -20,12 +22,12 @@ mod retry;
 mod write;
 
 pub use cell::Cell;
-pub use dead_letter::DeadLetter;
+pub use dead_letter::{DeadLetter, mark_published, unpublished};
 pub use inspect::{count_dead_letters, count_rows, dead_letter_reasons};
 pub use offsets::{load_offset, load_offsets};
 pub use plan::{Binding, OutputColumns, RowSource, TablePlan, plan_tables, verify_tables};
-pub use retry::is_transient;
-pub use write::{BatchWrite, TableRows, write_batch};
+pub use retry::{ErrorClass, classify, is_transient};
+pub use write::{BatchTx, BatchWrite, Refused, TableRows, write_batch};
 
 use sqlx::MySqlPool;
 
@@ -36,18 +38,25 @@ pub enum SinkError {
     /// consumer owns (or owned) the partition. Nothing was written.
     #[error("offset fence: partition {partition} has stored next offset {stored:?}, this writer expected {expected:?}")]
     Fenced { partition: i32, stored: Option<i64>, expected: Option<i64> },
-    /// A database error; [`is_transient`] tells whether it is worth retrying
-    /// as is.
+    /// A statement writing rows into `table` (the plan `plan`) failed.
+    #[error("database error writing {table}: {source}")]
+    Rows { table: String, plan: usize, source: sqlx::Error },
+    /// Any other database error.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
 
 impl SinkError {
-    /// Deadlocks, lock wait timeouts and lost connections: retry the batch.
-    pub fn is_transient(&self) -> bool {
+    /// What the error means for the batch ([`classify`]); refused values
+    /// count as [`ErrorClass::BadRow`] only in statements that write rows.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            SinkError::Fenced { .. } => false,
-            SinkError::Database(e) => is_transient(e),
+            SinkError::Fenced { .. } => ErrorClass::Operator,
+            SinkError::Rows { source, .. } => classify(source),
+            SinkError::Database(e) => match classify(e) {
+                ErrorClass::BadRow => ErrorClass::Operator,
+                class => class,
+            },
         }
     }
 }

@@ -1,10 +1,11 @@
 //! One batch, one transaction.
 
-use sqlx::{MySql, MySqlPool, QueryBuilder};
+use sqlx::{Executor, MySql, MySqlPool, QueryBuilder, Transaction};
 
 use super::cell::Cell;
 use super::dead_letter::{self, DeadLetter};
 use super::plan::TablePlan;
+use super::retry::{ErrorClass, classify};
 use super::{SinkError, offsets};
 use crate::config::{Accumulate, SqlIdent, TableMode};
 
@@ -31,6 +32,9 @@ pub struct BatchWrite<'a> {
     pub next: i64,
     pub tables: Vec<TableRows>,
     pub dead_letters: Vec<DeadLetter>,
+    /// The dead-letter topic, when one is set: the dead letters' rows name
+    /// it until their copies are published.
+    pub dead_letter_topic: Option<&'a str>,
 }
 
 /// Writes the batch in one transaction: first the fenced offset update, then
@@ -42,30 +46,113 @@ pub async fn write_batch(
     max_packet: usize,
     batch: &BatchWrite<'_>,
 ) -> Result<(), SinkError> {
-    let mut tx = pool.begin().await?;
-    offsets::advance(&mut tx, batch.pipeline, batch.topic, batch.partition, batch.expected, batch.next).await?;
-    for table in &batch.tables {
-        let plan = &plans[table.plan];
-        for chunk in chunks(&table.rows, plan.columns.len(), max_packet) {
-            let mut query = insert_statement(plan, chunk);
-            query.build().execute(&mut *tx).await?;
+    let mut tx = BatchTx::begin(pool, plans, max_packet, batch).await?;
+    tx.rows(&batch.tables).await?;
+    tx.dead_letters(dead_letter_table, &batch.dead_letters).await?;
+    tx.commit().await
+}
+
+/// A batch's transaction, open: the offset already moved, rows and dead
+/// letters still to come. Dropped without [`BatchTx::commit`], it rolls back.
+pub struct BatchTx<'a> {
+    tx: Transaction<'static, MySql>,
+    plans: &'a [TablePlan],
+    max_packet: usize,
+    pipeline: &'a str,
+    topic: &'a str,
+    partition: i32,
+    dead_letter_topic: Option<&'a str>,
+}
+
+/// Rows of one part of a batch that the server refused, and why.
+#[derive(Debug)]
+pub struct Refused {
+    /// The plan whose statement failed.
+    pub plan: usize,
+    pub error: sqlx::Error,
+}
+
+impl<'a> BatchTx<'a> {
+    /// Begins the transaction and moves the partition's offset from
+    /// `batch.expected` to `batch.next` (or fails with [`SinkError::Fenced`]).
+    pub async fn begin(
+        pool: &MySqlPool,
+        plans: &'a [TablePlan],
+        max_packet: usize,
+        batch: &BatchWrite<'a>,
+    ) -> Result<BatchTx<'a>, SinkError> {
+        let mut tx = pool.begin().await?;
+        offsets::advance(&mut tx, batch.pipeline, batch.topic, batch.partition, batch.expected, batch.next).await?;
+        Ok(BatchTx {
+            tx,
+            plans,
+            max_packet,
+            pipeline: batch.pipeline,
+            topic: batch.topic,
+            partition: batch.partition,
+            dead_letter_topic: batch.dead_letter_topic,
+        })
+    }
+
+    /// Writes rows (and accumulates upserts). A statement's error names the
+    /// table ([`SinkError::Rows`]).
+    pub async fn rows(&mut self, tables: &[TableRows]) -> Result<(), SinkError> {
+        for table in tables {
+            let plan = &self.plans[table.plan];
+            for chunk in chunks(&table.rows, plan.columns.len(), self.max_packet) {
+                let mut query = insert_statement(plan, chunk);
+                if let Err(source) = query.build().execute(&mut *self.tx).await {
+                    return Err(SinkError::Rows { table: plan.table.to_string(), plan: table.plan, source });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`BatchTx::rows`] inside a savepoint: when the server refuses a value
+    /// of a row ([`ErrorClass::BadRow`]), what this part wrote is undone and
+    /// the refusal returned; the transaction stays usable. Other errors end
+    /// it as usual.
+    pub async fn try_rows(&mut self, tables: &[TableRows]) -> Result<Option<Refused>, SinkError> {
+        self.tx.execute("SAVEPOINT sluice_part").await?;
+        match self.rows(tables).await {
+            Ok(()) => {
+                self.tx.execute("RELEASE SAVEPOINT sluice_part").await?;
+                Ok(None)
+            }
+            Err(SinkError::Rows { plan, source, .. }) if classify(&source) == ErrorClass::BadRow => {
+                self.tx.execute("ROLLBACK TO SAVEPOINT sluice_part").await?;
+                Ok(Some(Refused { plan, error: source }))
+            }
+            Err(e) => Err(e),
         }
     }
-    if !batch.dead_letters.is_empty() {
-        let rows: Vec<Vec<Cell>> =
-            batch.dead_letters.iter().map(|d| d.row(batch.pipeline, batch.topic, batch.partition)).collect();
-        for chunk in chunks(&rows, dead_letter::COLUMNS.len(), max_packet) {
+
+    /// Writes the dead letters into `table`.
+    pub async fn dead_letters(&mut self, table: &SqlIdent, dead_letters: &[DeadLetter]) -> Result<(), SinkError> {
+        if dead_letters.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<Vec<Cell>> = dead_letters
+            .iter()
+            .map(|d| d.row(self.pipeline, self.topic, self.partition, self.dead_letter_topic))
+            .collect();
+        for chunk in chunks(&rows, dead_letter::COLUMNS.len(), self.max_packet) {
             let mut query = QueryBuilder::<MySql>::new(format!(
                 "INSERT INTO {} ({}) ",
-                dead_letter_table.quoted(),
+                table.quoted(),
                 dead_letter::COLUMNS.join(", ")
             ));
             query.push_values(chunk, |mut b, row| row.iter().for_each(|cell| cell.push_bind(&mut b)));
-            query.build().execute(&mut *tx).await?;
+            query.build().execute(&mut *self.tx).await?;
         }
+        Ok(())
     }
-    tx.commit().await?;
-    Ok(())
+
+    pub async fn commit(self) -> Result<(), SinkError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// `INSERT INTO t (a, b) VALUES (…), (…)`, and for accumulate tables

@@ -14,7 +14,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::helpers::db::fresh_database;
-use crate::helpers::kafka::{TestTopic, consume_all, fresh_topic};
+use crate::helpers::kafka::{TestTopic, consume_all, fresh_topic, fresh_topic_with};
 use crate::helpers::sluice::{
     Load, Sluice, assert_exact, expected_offsets, produce, wait_for_offsets, write_pipeline,
     write_pipeline_with_dead_letter_topic, write_pipeline_with_stage,
@@ -453,4 +453,135 @@ async fn check_finds_missing_tables_columns_and_refused_params_without_consuming
     std::fs::write(&config, text).expect("write");
     let (ok, out) = check(&config, &url);
     assert!(!ok && out.contains("local_offset"), "a module refusing its params fails the check:\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_the_database_refuses_is_dead_lettered_and_the_rest_of_its_batch_lands() {
+    let mut run = Run::new("refused").await;
+    // `validate` lets through an event type longer than study_log.event_type
+    // (VARCHAR(32)): MariaDB answers 1406 for that record's row.
+    let long_type = "CONCENTRATING_DEEPLY_ON_THE_LECTURE"; // 35 characters
+    let text = std::fs::read_to_string(&run.config).expect("read the pipeline");
+    let text = text.replace(r#""DROWSY"]"#, &format!(r#""DROWSY", "{long_type}"]"#));
+    assert!(text.contains(long_type), "the long type is allowed");
+    std::fs::write(&run.config, text).expect("write the pipeline");
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", &run.topic.brokers).create().expect("producer");
+    let event = |i: i64, event_type: &str| {
+        format!(
+            r#"{{"sessionId":"learner-1","eventType":"{event_type}","timestamp":"2026-01-28T10:00:{i:02}.000+09:00"}}"#
+        )
+    };
+    // Ten events in one batch; the 4th (offset 3) has the long type.
+    for i in 0..10 {
+        let kind = if i == 3 { long_type } else { "FOCUS" };
+        let sent = send(&producer, &run.topic.name, 0, &event(i, kind), Some("learner-1".into())).await;
+        assert_eq!(sent.offset, i);
+    }
+    let mut sluice = run.sluice();
+    let mut expected = BTreeMap::new();
+    expected.insert(0, 10);
+    wait_for_offsets(&run.pool, &run.topic.name, &expected, Duration::from_secs(60), &mut [&mut sluice]).await;
+
+    let offsets: Vec<i64> = sqlx::query_scalar("SELECT kafka_offset FROM study_log ORDER BY kafka_offset")
+        .fetch_all(&run.pool)
+        .await
+        .expect("rows");
+    assert_eq!(offsets, vec![0, 1, 2, 4, 5, 6, 7, 8, 9], "the nine good events land, once");
+    let dead: Vec<(String, String, i64, Vec<u8>)> =
+        sqlx::query_as("SELECT stage, reason, kafka_offset, record_value FROM dead_letter")
+            .fetch_all(&run.pool)
+            .await
+            .expect("dead letters");
+    assert_eq!(dead.len(), 1, "one dead letter: {dead:?}");
+    let (stage, reason, offset, value) = &dead[0];
+    assert_eq!((stage.as_str(), *offset), ("validate", 3), "the stage that emitted the row, and the record");
+    assert!(reason.contains("study_log") && reason.contains("1406"), "the database's error is the reason: {reason}");
+    assert_eq!(value, event(3, long_type).as_bytes(), "the record as it came");
+    let counted: Vec<(String, i64)> =
+        sqlx::query_as("SELECT event_type, CAST(SUM(event_count) AS SIGNED) FROM study_stats GROUP BY event_type")
+            .fetch_all(&run.pool)
+            .await
+            .expect("stats");
+    assert_eq!(counted, vec![("FOCUS".to_string(), 9)], "statistics count the nine, not the refused one");
+
+    // The partition keeps flowing.
+    for i in 10..15 {
+        send(&producer, &run.topic.name, 0, &event(i, "FOCUS"), Some("learner-1".into())).await;
+    }
+    expected.insert(0, 15);
+    wait_for_offsets(&run.pool, &run.topic.name, &expected, Duration::from_secs(60), &mut [&mut sluice]).await;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM study_log").fetch_one(&run.pool).await.expect("count");
+    assert_eq!(rows, 14);
+    assert!(sluice.terminate().success());
+    run.topic.delete().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_not_delivered_before_a_kill_reach_the_topic_after_a_restart() {
+    let mut run = Run::new("outbox").await;
+    // The dead-letter topic refuses the copies at first (every record batch
+    // is larger than its max.message.bytes): the batch commits, the copies
+    // are not delivered, and the process is killed in that state, as if it
+    // had died between the commit and the delivery.
+    let dlq = fresh_topic_with("outbox-dlq", 1, &[("max.message.bytes", "16")]).await;
+    run.config = write_pipeline_with_dead_letter_topic(run.dir.path(), Some(&dlq.name));
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", &run.topic.brokers).create().expect("producer");
+    let mut events = Vec::new();
+    for i in 0..6 {
+        let value = if i % 2 == 0 {
+            format!("{{\"broken\": {i}")
+        } else {
+            format!(
+                r#"{{"sessionId":"learner-0","eventType":"FOCUS","timestamp":"2026-01-28T10:00:{i:02}.000+09:00"}}"#
+            )
+        };
+        let session = (i % 2 == 1).then(|| "learner-0".to_string());
+        events.push(send(&producer, &run.topic.name, 0, &value, session).await);
+    }
+    let mut sluice = run.sluice();
+    wait_for_offsets(
+        &run.pool,
+        &run.topic.name,
+        &expected_offsets(&events),
+        Duration::from_secs(60),
+        &mut [&mut sluice],
+    )
+    .await;
+    sluice.kill();
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letter WHERE to_publish IS NOT NULL")
+        .fetch_one(&run.pool)
+        .await
+        .expect("outbox");
+    assert_eq!(pending, 3, "the three dead letters are committed and still to be published");
+
+    // The topic takes writes again; a new process publishes what was left.
+    dlq.set("max.message.bytes", "1048588").await;
+    let mut sluice = run.sluice();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letter WHERE to_publish IS NOT NULL")
+            .fetch_one(&run.pool)
+            .await
+            .expect("outbox");
+        if pending == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{pending} dead letters still unpublished after 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_exact(&run.pool, &run.topic.name, &events).await;
+    assert!(sluice.terminate().success());
+    let pills: Vec<Vec<u8>> =
+        events.iter().filter(|e| e.poison.is_some()).map(|e| e.value.as_bytes().to_vec()).collect();
+    let (copies, _) = consume_all(&dlq.brokers, &dlq.name, pills.len(), Duration::from_secs(30)).await;
+    let mut got: Vec<Vec<u8>> = copies.into_iter().map(|r| r.value).collect();
+    got.sort();
+    got.dedup();
+    let mut want = pills;
+    want.sort();
+    assert_eq!(got, want, "every dead letter is on the topic, at least once");
+    dlq.delete().await;
+    run.topic.delete().await;
 }

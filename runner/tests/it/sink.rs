@@ -5,7 +5,9 @@ use std::path::Path;
 
 use chrono::NaiveDateTime;
 use sluice::config::Pipeline;
-use sluice::sink::{self, BatchWrite, Cell, DeadLetter, OutputColumns, RowSource, SinkError, TablePlan, TableRows};
+use sluice::sink::{
+    self, BatchWrite, Cell, DeadLetter, ErrorClass, OutputColumns, RowSource, SinkError, TablePlan, TableRows,
+};
 
 use crate::helpers::db::fresh_database;
 
@@ -119,6 +121,7 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
             key: Some(b"s1".to_vec()),
             value: Some(b"{oops".to_vec()),
         }],
+        dead_letter_topic: None,
     };
     sink::write_batch(&pool, &plans, dead, max_packet, &first).await.expect("first batch");
     assert_eq!(sink::load_offset(&pool, "study-log", "t", 0).await.expect("offset"), Some(3));
@@ -139,6 +142,7 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
             )],
         }],
         dead_letters: vec![],
+        dead_letter_topic: None,
         ..first
     };
     sink::write_batch(&pool, &plans, dead, max_packet, &second).await.expect("second batch");
@@ -174,6 +178,7 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
             rows: vec![log_row(&plans[0], "s2", "FOCUS", "2026-01-28 02:00:00.000", 7)],
         }],
         dead_letters: vec![],
+        dead_letter_topic: None,
         ..second
     };
     let err = sink::write_batch(&pool, &plans, dead, max_packet, &stale).await.expect_err("fenced");
@@ -197,11 +202,12 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
             ],
         }],
         dead_letters: vec![],
+        dead_letter_topic: None,
         ..fresh
     };
     // (MariaDB and MySQL 8 are strict by default: a 65-character session_id is refused.)
     let err = sink::write_batch(&pool, &plans, dead, max_packet, &bad).await.expect_err("too long for VARCHAR(64)");
-    assert!(!err.is_transient(), "a schema misfit is not transient: {err}");
+    assert_eq!(err.class(), ErrorClass::BadRow, "a value too long is a refused row, to split out: {err}");
     assert_eq!(count(&pool, "study_log").await, 2, "rolled back");
     assert_eq!(sink::load_offset(&pool, "study-log", "t", 0).await.expect("offset"), Some(5));
 }
@@ -224,6 +230,7 @@ async fn big_batches_are_chunked_under_the_limits() {
         next: 30_000,
         tables: vec![TableRows { plan: 0, rows }],
         dead_letters: vec![],
+        dead_letter_topic: None,
     };
     // A small packet budget forces byte-based chunking as well.
     sink::write_batch(&pool, &plans, &pipeline.config.dead_letter.table, 256 * 1024, &batch).await.expect("write");

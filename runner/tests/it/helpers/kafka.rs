@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
@@ -43,13 +43,19 @@ pub struct TestTopic {
 /// Creates `sluice-test-<prefix>-<random>` with `partitions` partitions and
 /// waits until every partition has a leader.
 pub async fn fresh_topic(prefix: &str, partitions: i32) -> TestTopic {
+    fresh_topic_with(prefix, partitions, &[]).await
+}
+
+/// [`fresh_topic`] with topic settings (`min.insync.replicas`, say).
+pub async fn fresh_topic_with(prefix: &str, partitions: i32, settings: &[(&str, &str)]) -> TestTopic {
     let brokers = brokers();
     require_broker(&brokers);
     let name = format!("sluice-test-{prefix}-{}-{:08x}", std::process::id(), rand::random::<u32>());
-    let results = admin(&brokers)
-        .create_topics(&[NewTopic::new(&name, partitions, TopicReplication::Fixed(1))], &options())
-        .await
-        .expect("create topic request");
+    let mut topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(1));
+    for (key, value) in settings {
+        topic = topic.set(key, value);
+    }
+    let results = admin(&brokers).create_topics(&[topic], &options()).await.expect("create topic request");
     for r in results {
         r.unwrap_or_else(|(topic, e)| panic!("create topic {topic}: {e}"));
     }
@@ -74,6 +80,15 @@ pub async fn fresh_topic(prefix: &str, partitions: i32) -> TestTopic {
 }
 
 impl TestTopic {
+    /// Changes one of the topic's settings.
+    pub async fn set(&self, key: &str, value: &str) {
+        let change = AlterConfig::new(ResourceSpecifier::Topic(&self.name)).set(key, value);
+        let results = admin(&self.brokers).alter_configs(&[change], &options()).await.expect("alter configs request");
+        for r in results {
+            r.unwrap_or_else(|e| panic!("set {key}={value} on {}: {e:?}", self.name));
+        }
+    }
+
     pub async fn delete(mut self) {
         self.deleted = true;
         let results =

@@ -29,18 +29,18 @@ pub(super) enum SplitError {
     Transform(String),
 }
 
-/// Writes `batch` in parts as described above, fenced on `expected`, and
-/// returns every dead letter it wrote (the chain's rejects and the records
-/// whose rows the server refused), in offset order.
+/// Writes `batch` in parts as described above, moving the offset from
+/// `expected` to `next`, and returns every dead letter it wrote (the chain's
+/// rejects and the records whose rows the server refused), in offset order.
 pub(super) async fn write(
     shared: &Shared,
     batch: &Batch,
     expected: Option<i64>,
-) -> Result<(i64, Vec<DeadLetter>), SplitError> {
+    next: i64,
+) -> Result<Vec<DeadLetter>, SplitError> {
     let p = &shared.prepared;
     let pipeline = shared.pipeline.config.name.as_str();
     let mut chain = load(shared).await?;
-    let next = batch.records.last().map_or(expected.unwrap_or(0), |r| r.offset + 1);
     let whole = BatchWrite {
         pipeline,
         topic: &shared.topic,
@@ -94,7 +94,7 @@ pub(super) async fn write(
     }
     tx.dead_letters(&shared.pipeline.config.dead_letter.table, &dead_letters).await?;
     tx.commit().await?;
-    Ok((next, dead_letters))
+    Ok(dead_letters)
 }
 
 /// A chain of this split's own: the worker's is busy with the next batch.

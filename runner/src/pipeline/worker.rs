@@ -231,10 +231,10 @@ async fn write(shared: &Shared, t: &Transformed, expected: Option<i64>, control:
             Err(SinkError::Fenced { stored, .. }) => return Written::Fenced { stored },
             Err(e) if e.class() == ErrorClass::BadRow => {
                 tracing::warn!(partition = write.partition, error = %e, "the database refused a row; splitting the batch to find it");
-                match split::write(shared, &t.batch, expected).await {
-                    Ok((next, dead_letters)) => {
-                        committed(shared, t, control, next, &dead_letters, started).await;
-                        return Written::Committed { next };
+                match split::write(shared, &t.batch, expected, write.next).await {
+                    Ok(dead_letters) => {
+                        committed(shared, t, control, write.next, &dead_letters, started).await;
+                        return Written::Committed { next: write.next };
                     }
                     Err(SplitError::Sink(SinkError::Fenced { stored, .. })) => return Written::Fenced { stored },
                     Err(SplitError::Sink(e)) => (e.class(), e.to_string()),

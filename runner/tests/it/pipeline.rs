@@ -64,6 +64,13 @@ impl Run {
         Run { dir, config, url, pool, topic, group, started: 0 }
     }
 
+    /// Waits (up to 60 s) until every one of `events` is committed, while
+    /// `sluice` runs.
+    async fn wait_committed(&self, events: &[EventRecord], sluice: &mut Sluice) {
+        let expected = expected_offsets(events);
+        wait_for_offsets(&self.pool, &self.topic.name, &expected, Duration::from_secs(60), &mut [sluice]).await;
+    }
+
     fn sluice(&mut self) -> Sluice {
         self.started += 1;
         let log = self.dir.path().join(format!("sluice-{}.log", self.started));
@@ -135,14 +142,7 @@ async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_res
         }
     }
     let mut sluice = run.sluice();
-    wait_for_offsets(
-        &run.pool,
-        &run.topic.name,
-        &expected_offsets(&events),
-        Duration::from_secs(60),
-        &mut [&mut sluice],
-    )
-    .await;
+    run.wait_committed(&events, &mut sluice).await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(sluice.terminate().success());
 
@@ -156,14 +156,7 @@ async fn a_poison_pill_at_offset_zero_blocks_nothing_on_first_start_or_after_res
         }
     }
     let mut sluice = run.sluice();
-    wait_for_offsets(
-        &run.pool,
-        &run.topic.name,
-        &expected_offsets(&events),
-        Duration::from_secs(60),
-        &mut [&mut sluice],
-    )
-    .await;
+    run.wait_committed(&events, &mut sluice).await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(sluice.terminate().success());
 
@@ -337,14 +330,7 @@ async fn a_broken_stage_pauses_the_partitions_instead_of_dead_lettering_everythi
         "[[transforms]]\nname = \"gate\"\nmodule = \"{modules}/misbehave.wasm\"\n[transforms.params]\nmode = \"ok\"",
     );
     let mut sluice = run.sluice();
-    wait_for_offsets(
-        &run.pool,
-        &run.topic.name,
-        &expected_offsets(&events),
-        Duration::from_secs(60),
-        &mut [&mut sluice],
-    )
-    .await;
+    run.wait_committed(&events, &mut sluice).await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     assert!(sluice.terminate().success());
     run.topic.delete().await;
@@ -371,14 +357,7 @@ async fn a_module_replaced_by_a_broken_file_keeps_the_running_one() {
         ..Load::to(&run.topic, run.dir.path().join("first.jsonl"))
     })
     .await;
-    wait_for_offsets(
-        &run.pool,
-        &run.topic.name,
-        &expected_offsets(&events),
-        Duration::from_secs(60),
-        &mut [&mut sluice],
-    )
-    .await;
+    run.wait_committed(&events, &mut sluice).await;
 
     // A deploy that is not a component at all, dropped in place (renamed, as a deploy should be).
     let staged = run.dir.path().join("validate.wasm.new");
@@ -394,14 +373,7 @@ async fn a_module_replaced_by_a_broken_file_keeps_the_running_one() {
         })
         .await,
     );
-    wait_for_offsets(
-        &run.pool,
-        &run.topic.name,
-        &expected_offsets(&events),
-        Duration::from_secs(60),
-        &mut [&mut sluice],
-    )
-    .await;
+    run.wait_committed(&events, &mut sluice).await;
     assert_exact(&run.pool, &run.topic.name, &events).await;
     let log = std::fs::read_to_string(&sluice.log).unwrap_or_default();
     assert!(
@@ -541,14 +513,7 @@ async fn dead_letters_not_delivered_before_a_kill_reach_the_topic_after_a_restar
         events.push(send(&producer, &run.topic.name, 0, &value, session).await);
     }
     let mut sluice = run.sluice();
-    wait_for_offsets(
-        &run.pool,
-        &run.topic.name,
-        &expected_offsets(&events),
-        Duration::from_secs(60),
-        &mut [&mut sluice],
-    )
-    .await;
+    run.wait_committed(&events, &mut sluice).await;
     sluice.kill();
     let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letter WHERE to_publish IS NOT NULL")
         .fetch_one(&run.pool)

@@ -56,7 +56,9 @@ impl FreshDb {
             .execute(&mut admin)
             .await
             .with_context(|| format!("creating database {name}"))?;
-        let url = format!("{server}/{name}");
+        // Without TLS, like the yardstick's MariaDB Connector/J by default: the stack's
+        // server offers TLS, which Sluice's client would otherwise take.
+        let url = format!("{server}/{name}?ssl-mode=disabled");
         Ok(FreshDb { name, url, server })
     }
 

@@ -110,7 +110,7 @@ fn runtime(pipeline: &Pipeline) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 async fn migrate(pipeline: Pipeline) -> anyhow::Result<()> {
-    let pool = crate::db::connect(pipeline.database_url()?, 1).await?;
+    let pool = crate::db::connect(pipeline.database_url()?, &pipeline.database_tls()?, 1).await?;
     crate::db::migrate(&pool).await?;
     tracing::info!("migrations applied");
     Ok(())

@@ -45,7 +45,7 @@ pub struct Watcher {
 impl Watcher {
     pub async fn connect(pipeline: &Pipeline) -> anyhow::Result<Watcher> {
         let config = &pipeline.config;
-        let pool = crate::db::connect(pipeline.database_url()?, 2).await?;
+        let pool = crate::db::connect(pipeline.database_url()?, &pipeline.database_tls()?, 2).await?;
         let watermarks = Watermarks::new(&config.source).context("creating a Kafka client")?;
         let mut tables: Vec<SqlIdent> = config.sink.tables.iter().map(|t| t.table.get_ref().clone()).collect();
         tables.sort();

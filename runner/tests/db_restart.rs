@@ -57,7 +57,7 @@ async fn sluice_waits_out_a_database_restart_and_stays_exact() {
     tokio::task::spawn_blocking(|| stack("up")).await.expect("start MariaDB");
 
     let events = producing.await.expect("producer task");
-    let pool = sluice::db::connect(&url, 2).await.expect("reconnect");
+    let pool = sluice::db::connect(&url, &Default::default(), 2).await.expect("reconnect");
     wait_for_offsets(&pool, &topic.name, &expected_offsets(&events), Duration::from_secs(180), &mut [&mut sluice])
         .await;
     assert_exact(&pool, &topic.name, &events).await;

@@ -62,6 +62,11 @@ impl EnvString {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A value that needs no more expansion (a path joined onto a directory).
+    pub(super) fn from_expanded(value: String) -> EnvString {
+        EnvString(value)
+    }
 }
 
 impl fmt::Debug for EnvString {

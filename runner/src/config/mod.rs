@@ -24,8 +24,8 @@ pub use error::{ConfigError, FieldError};
 pub use interpolate::{EnvString, Secret, expand};
 pub use names::{Name, SqlIdent};
 pub use ranged::Ranged;
-pub use sink::{Accumulate, ColumnSource, OutputRef, RecordMeta, SinkConfig, TableConfig, TableMode};
-pub use source::{OffsetReset, SourceConfig};
+pub use sink::{Accumulate, ColumnSource, OutputRef, RecordMeta, SinkConfig, SslMode, TableConfig, TableMode};
+pub use source::{KafkaSettings, OffsetReset, SourceConfig};
 pub use transform::{Limits, TransformConfig};
 
 /// The top level of `pipeline.toml`.
@@ -62,7 +62,8 @@ impl Pipeline {
 
     /// Parses and checks `text` as if read from `path`.
     pub fn from_text(path: &Path, text: String) -> Result<Pipeline, ConfigError> {
-        let config = error::parse(path, &text)?;
+        let mut config: PipelineConfig = error::parse(path, &text)?;
+        config.source.kafka.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
         let errors = validate::check(&config);
         if !errors.is_empty() {
             return Err(ConfigError::invalid(path, &text, errors));
@@ -73,8 +74,7 @@ impl Pipeline {
     /// A stage's module path, relative paths taken from the pipeline file's
     /// directory.
     pub fn module_path(&self, stage: &TransformConfig) -> PathBuf {
-        let base = self.path.parent().unwrap_or_else(|| Path::new("."));
-        base.join(&stage.module)
+        self.relative(&stage.module)
     }
 
     /// The database URL with its variables expanded; an unset variable is an
@@ -90,11 +90,57 @@ impl Pipeline {
         })
     }
 
+    /// The sink's TLS settings, with relative paths taken from the pipeline
+    /// file's directory. A file that cannot be read is an error naming its
+    /// line, found here rather than as a failed TLS handshake later.
+    pub fn database_tls(&self) -> Result<DatabaseTls, ConfigError> {
+        let sink = &self.config.sink;
+        let mut errors = Vec::new();
+        let mut file = |value: &Option<toml::Spanned<EnvString>>, field: &str| -> Option<PathBuf> {
+            let value = value.as_ref()?;
+            let path = self.relative(Path::new(value.get_ref().as_str()));
+            match std::fs::File::open(&path) {
+                Ok(_) => Some(path),
+                Err(e) => {
+                    errors.push(FieldError::at(value.span(), field, format!("cannot read {}: {e}", path.display())));
+                    None
+                }
+            }
+        };
+        let ca = file(&sink.ssl_ca, "sink.ssl_ca");
+        let cert = file(&sink.ssl_cert, "sink.ssl_cert");
+        let key = file(&sink.ssl_key, "sink.ssl_key");
+        if !errors.is_empty() {
+            return Err(self.errors(errors));
+        }
+        let mode = match (&sink.ssl_mode, &ca) {
+            (Some(mode), _) => Some(*mode.get_ref()),
+            (None, Some(_)) => Some(SslMode::VerifyCa),
+            (None, None) => None,
+        };
+        Ok(DatabaseTls { mode, ca, cert, key })
+    }
+
+    fn relative(&self, path: &Path) -> PathBuf {
+        let base = self.path.parent().unwrap_or_else(|| Path::new("."));
+        base.join(path)
+    }
+
     /// Formats errors found after loading (against modules or the
     /// database) the way load errors are: file, line, field.
     pub fn errors(&self, errors: Vec<FieldError>) -> ConfigError {
         ConfigError::invalid(&self.path, &self.text, errors)
     }
+}
+
+/// How to reach MySQL over TLS: `[sink]`'s `ssl_*` settings, resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatabaseTls {
+    /// `None`: the URL's `?ssl-mode=`, or the client's default (`preferred`).
+    pub mode: Option<SslMode>,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// The file's text is left out: it may hold a literal secret.

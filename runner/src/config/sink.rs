@@ -5,13 +5,15 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
-use super::interpolate::Secret;
+use super::interpolate::{EnvString, Secret};
 use super::names::{Name, SqlIdent};
 use super::ranged::Ranged;
 
 /// ```toml
 /// [sink]
 /// database_url = "${DATABASE_URL}"
+/// ssl_mode = "verify_identity"
+/// ssl_ca = "certs/mysql-ca.pem"
 /// ```
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +21,25 @@ pub struct SinkConfig {
     /// `database_url = "${DATABASE_URL}"`: `mysql://user:password@host:3306/db`.
     /// Keep the password in the environment; it is never logged.
     pub database_url: toml::Spanned<Secret>,
+    /// `ssl_mode = "verify_identity"`: TLS to MySQL, as the `mysql` client's
+    /// `--ssl-mode`: `disabled`, `preferred` (TLS when the server offers it),
+    /// `required`, `verify_ca` (and the server's certificate is signed by a
+    /// trusted CA), `verify_identity` (and it names the host). Unset: the
+    /// URL's `?ssl-mode=`, else `verify_ca` when `ssl_ca` is set, else
+    /// `preferred`.
+    #[serde(default)]
+    pub ssl_mode: Option<toml::Spanned<SslMode>>,
+    /// `ssl_ca = "certs/ca.pem"`: the CA certificates (PEM) that the server's
+    /// certificate must chain to; without it, the system's. Relative paths
+    /// are taken from the pipeline file's directory.
+    #[serde(default)]
+    pub ssl_ca: Option<toml::Spanned<EnvString>>,
+    /// `ssl_cert = "certs/client.pem"` and `ssl_key = "certs/client.key"`: a
+    /// client certificate and its key (PEM), for servers that ask for one.
+    #[serde(default)]
+    pub ssl_cert: Option<toml::Spanned<EnvString>>,
+    #[serde(default)]
+    pub ssl_key: Option<toml::Spanned<EnvString>>,
     /// `max_connections = 4`: the pool size (about one per partition in flight).
     #[serde(default = "default_max_connections")]
     pub max_connections: Ranged<1, 256>,
@@ -67,6 +88,17 @@ pub struct TableConfig {
     /// for the non-key columns of an `accumulate` table (default `replace`).
     #[serde(default)]
     pub accumulate: BTreeMap<SqlIdent, Accumulate>,
+}
+
+/// `ssl_mode`: how the connection to MySQL uses TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SslMode {
+    Disabled,
+    Preferred,
+    Required,
+    VerifyCa,
+    VerifyIdentity,
 }
 
 /// How a table takes rows.

@@ -1,6 +1,9 @@
 //! `[source]`: the Kafka topic a pipeline consumes.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -44,7 +47,60 @@ pub struct SourceConfig {
     /// Kafka client of the pipeline (consumer, dead-letter producer,
     /// `sluice status`), for example `"security.protocol" = "SASL_SSL"`.
     #[serde(default)]
-    pub kafka: BTreeMap<String, EnvString>,
+    pub kafka: KafkaSettings,
+}
+
+/// `[source.kafka]`: librdkafka properties. Relative `*.location` paths are
+/// taken from the pipeline file's directory; `Debug` hides the values of
+/// secrets (passwords, private keys, OAuth settings).
+#[derive(Default, Deserialize)]
+#[serde(transparent)]
+pub struct KafkaSettings(BTreeMap<String, toml::Spanned<EnvString>>);
+
+impl KafkaSettings {
+    /// Every property as librdkafka takes it.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(key, value)| (key.as_str(), value.get_ref().as_str()))
+    }
+
+    /// Where `key`'s value is in the file.
+    pub fn span(&self, key: &str) -> Option<Range<usize>> {
+        self.0.get(key).map(toml::Spanned::span)
+    }
+
+    /// Whether `key` holds a secret, by librdkafka's names for them.
+    pub fn is_secret(key: &str) -> bool {
+        key.contains("password")
+            || key.contains("secret")
+            || key.starts_with("sasl.oauthbearer")
+            || key == "ssl.key.pem"
+    }
+
+    /// Joins relative file paths (`ssl.ca.location` and the like, but not
+    /// `probe`) onto `base`, the pipeline file's directory.
+    pub(super) fn resolve_paths(&mut self, base: &Path) {
+        for (key, value) in &mut self.0 {
+            let path = value.get_ref().as_str();
+            if key.ends_with(".location") && path != "probe" && Path::new(path).is_relative() {
+                let joined = base.join(path).to_string_lossy().into_owned();
+                *value.get_mut() = EnvString::from_expanded(joined);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (key, value) in self.iter() {
+            if Self::is_secret(key) {
+                map.entry(&key, &"<redacted>");
+            } else {
+                map.entry(&key, &value);
+            }
+        }
+        map.finish()
+    }
 }
 
 /// Where to start a partition that has no stored offset.

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::error::FieldError;
-use super::{PipelineConfig, TableMode};
+use super::{PipelineConfig, SinkConfig, SslMode, TableMode};
 
 pub(super) fn check(config: &PipelineConfig) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -25,6 +25,7 @@ pub(super) fn check(config: &PipelineConfig) -> Vec<FieldError> {
             message: "a pipeline needs at least one [[transforms]] stage".into(),
         });
     }
+    check_tls(&config.sink, &mut errors);
     for (i, table) in config.sink.tables.iter().enumerate() {
         let at = |field: &str| format!("sink.tables[{i}].{field}");
         let from = table.from.get_ref();
@@ -108,4 +109,36 @@ pub(super) fn check(config: &PipelineConfig) -> Vec<FieldError> {
         }
     }
     errors
+}
+
+/// A client certificate needs its key, and `disabled` takes no TLS files.
+fn check_tls(sink: &SinkConfig, errors: &mut Vec<FieldError>) {
+    match (&sink.ssl_cert, &sink.ssl_key) {
+        (Some(cert), None) => {
+            errors.push(FieldError::at(
+                cert.span(),
+                "sink.ssl_cert",
+                "a client certificate needs its key: set ssl_key too",
+            ));
+        }
+        (None, Some(key)) => {
+            errors.push(FieldError::at(
+                key.span(),
+                "sink.ssl_key",
+                "a client key needs its certificate: set ssl_cert too",
+            ));
+        }
+        _ => {}
+    }
+    if let Some(mode) = sink.ssl_mode.as_ref().filter(|m| *m.get_ref() == SslMode::Disabled) {
+        let files = [("ssl_ca", &sink.ssl_ca), ("ssl_cert", &sink.ssl_cert), ("ssl_key", &sink.ssl_key)];
+        let set: Vec<&str> = files.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| *k).collect();
+        if !set.is_empty() {
+            errors.push(FieldError::at(
+                mode.span(),
+                "sink.ssl_mode",
+                format!("ssl_mode = \"disabled\" turns TLS off, yet {} is set", set.join(" and ")),
+            ));
+        }
+    }
 }

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlSslMode};
+
+use crate::config::{DatabaseTls, SslMode};
 
 /// How long a process waits for another one's migrations.
 const MIGRATE_LOCK_WAIT: Duration = Duration::from_secs(120);
@@ -29,10 +31,26 @@ pub enum DbError {
     LockTimeout(Duration),
 }
 
-/// Opens a pool. Every session runs in UTC, so DATETIME values mean UTC.
-pub async fn connect(url: &str, max_connections: u32) -> Result<MySqlPool, DbError> {
-    let options: MySqlConnectOptions = url.parse().map_err(DbError::BadUrl)?;
-    let options = options.timezone(Some("+00:00".to_string()));
+/// Opens a pool, over TLS as `tls` says (its settings override the URL's).
+/// Every session runs in UTC, so DATETIME values mean UTC.
+pub async fn connect(url: &str, tls: &DatabaseTls, max_connections: u32) -> Result<MySqlPool, DbError> {
+    let mut options: MySqlConnectOptions = url.parse().map_err(DbError::BadUrl)?;
+    options = options.timezone(Some("+00:00".to_string()));
+    if let Some(mode) = tls.mode {
+        options = options.ssl_mode(match mode {
+            SslMode::Disabled => MySqlSslMode::Disabled,
+            SslMode::Preferred => MySqlSslMode::Preferred,
+            SslMode::Required => MySqlSslMode::Required,
+            SslMode::VerifyCa => MySqlSslMode::VerifyCa,
+            SslMode::VerifyIdentity => MySqlSslMode::VerifyIdentity,
+        });
+    }
+    if let Some(ca) = &tls.ca {
+        options = options.ssl_ca(ca);
+    }
+    if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
+        options = options.ssl_client_cert(cert).ssl_client_key(key);
+    }
     let host = options.get_host().to_string();
     let port = options.get_port();
     MySqlPoolOptions::new()

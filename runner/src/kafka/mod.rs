@@ -3,7 +3,8 @@
 //! records, in order, to that partition's worker.
 //!
 //! - [`client`]: the one function every Kafka client starts from: the
-//!   brokers and the user's `[source.kafka]` properties (security settings).
+//!   brokers and the user's `[source.kafka]` properties (TLS, SASL), and the
+//!   check of those properties against librdkafka at start-up.
 //! - [`poller`]: the thread that polls the consumer for its events (the
 //!   rebalances) and sends the workers' offsets to Kafka.
 //! - [`context`]: the rebalance callbacks. On assignment the stored offsets
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use batcher::{BatchLimits, Cursor, Routed, next_batch};
+pub use client::check_settings;
 pub use dead_letter_topic::DeadLetterTopic;
 pub use poller::{Source, SourceError};
 pub use watermarks::Watermarks;

@@ -48,7 +48,12 @@ pub async fn prepare(
     schema: Schema,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Option<Prepared>> {
+    let kafka_errors = crate::kafka::check_settings(&pipeline.config.source);
+    if !kafka_errors.is_empty() {
+        return Err(pipeline.errors(kafka_errors).into());
+    }
     let url = pipeline.database_url()?;
+    let tls = pipeline.database_tls()?;
     // Compiling the modules takes longest: it runs while the database is
     // reached and migrated.
     let engine = Arc::new(TransformEngine::new()?);
@@ -60,7 +65,7 @@ pub async fn prepare(
     let max_connections = u32::try_from(pipeline.config.sink.max_connections.get()).unwrap_or(u32::MAX);
     let mut wait = Duration::from_millis(500);
     let pool = loop {
-        match crate::db::connect(url, max_connections).await {
+        match crate::db::connect(url, &tls, max_connections).await {
             Ok(pool) => break pool,
             Err(e) => {
                 tracing::warn!(error = %e, "database not reachable; retrying in {wait:?}");

@@ -7,4 +7,5 @@ mod kafka_roundtrip;
 mod migrations;
 mod pipeline;
 mod sandbox;
+mod security;
 mod sink;

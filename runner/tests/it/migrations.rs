@@ -99,7 +99,8 @@ async fn migrations_create_the_contract_tables_with_their_keys() {
 #[tokio::test]
 async fn processes_starting_together_migrate_once_without_errors() {
     let (url, pool) = fresh_database("migrate_race").await;
-    let pools: Vec<_> = futures::future::join_all((0..4).map(|_| sluice::db::connect(&url, 1)))
+    let tls = sluice::config::DatabaseTls::default();
+    let pools: Vec<_> = futures::future::join_all((0..4).map(|_| sluice::db::connect(&url, &tls, 1)))
         .await
         .into_iter()
         .map(|p| p.expect("connect"))

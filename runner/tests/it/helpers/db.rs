@@ -20,6 +20,6 @@ pub async fn fresh_database(prefix: &str) -> (String, MySqlPool) {
     let name = format!("t_{prefix}_{}", std::process::id()) + &format!("_{:08x}", rand::random::<u32>());
     sqlx::query(&format!("CREATE DATABASE `{name}`")).execute(&mut admin).await.expect("create test database");
     let url = format!("{server}/{name}");
-    let pool = sluice::db::connect(&url, 4).await.expect("connect to the test database");
+    let pool = sluice::db::connect(&url, &Default::default(), 4).await.expect("connect to the test database");
     (url, pool)
 }

@@ -2,4 +2,6 @@
 
 pub mod db;
 pub mod kafka;
+#[allow(dead_code, reason = "the benchmarks share these helpers and use none of this module")]
+pub mod secure;
 pub mod sluice;

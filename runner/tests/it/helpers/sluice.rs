@@ -67,8 +67,23 @@ impl Sluice {
     /// Starts `sluice run` on `config` for `topic`/`group`, logging to
     /// `<dir>/sluice-<n>.log`.
     pub fn start(config: &Path, database_url: &str, brokers: &str, topic: &str, group: &str, log: PathBuf) -> Sluice {
+        Sluice::start_with_env(config, database_url, brokers, topic, group, log, &[])
+    }
+
+    /// [`Sluice::start`] with more environment variables (secrets the
+    /// pipeline file refers to).
+    pub fn start_with_env(
+        config: &Path,
+        database_url: &str,
+        brokers: &str,
+        topic: &str,
+        group: &str,
+        log: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Sluice {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("open the sluice log");
         let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .envs(env.iter().copied())
             .args(["run", "--config"])
             .arg(config)
             .env("DATABASE_URL", database_url)

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlSslMode};
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlSslMode};
 
 use crate::config::{DatabaseTls, SslMode};
 
@@ -29,6 +29,27 @@ pub enum DbError {
     Lock(#[source] sqlx::Error),
     #[error("another process held the migration lock for {0:?}")]
     LockTimeout(Duration),
+}
+
+/// Server errors that refuse a login: access denied (1044, 1045, 1698), a
+/// password to change (1820, 1862), TLS required (3159), too many
+/// connections for the user (1226 is a limit, not a refusal, and retries).
+const LOGIN_REFUSED: [u16; 6] = [1044, 1045, 1698, 1820, 1862, 3159];
+
+impl DbError {
+    /// The server answered and refused Sluice (credentials, privileges, TLS
+    /// handshake or verification): the configuration must change, unlike a
+    /// database that is down.
+    pub fn is_refusal(&self) -> bool {
+        let DbError::Connect { source, .. } = self else { return false };
+        match source {
+            sqlx::Error::Tls(_) => true,
+            sqlx::Error::Database(db) => {
+                db.try_downcast_ref::<MySqlDatabaseError>().is_some_and(|e| LOGIN_REFUSED.contains(&e.number()))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Opens a pool, over TLS as `tls` says (its settings override the URL's).

@@ -68,7 +68,11 @@ pub async fn prepare(
         match crate::db::connect(url, &tls, max_connections).await {
             Ok(pool) => break pool,
             Err(e) => {
-                tracing::warn!(error = %e, "database not reachable; retrying in {wait:?}");
+                if e.is_refusal() {
+                    tracing::error!(error = %e, "the database refuses Sluice: check the credentials and TLS settings; retrying in {wait:?}");
+                } else {
+                    tracing::warn!(error = %e, "database not reachable; retrying in {wait:?}");
+                }
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(None),
                     () = tokio::time::sleep(wait) => {}

@@ -144,3 +144,161 @@ async fn the_ssl_and_sasl_plain_listeners_each_carry_a_pipeline() {
         topic.delete().await;
     }
 }
+
+/// Waits (up to 40 s) until `log` holds every one of `phrases`; returns the log.
+async fn wait_for_log(log: &Path, phrases: &[&str]) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if phrases.iter().all(|p| text.contains(p)) {
+            return text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not all of {phrases:?} in {} within 40 s:\n{}",
+            log.display(),
+            crate::helpers::sluice::tail(log)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A CA made now with openssl, which signed none of the stack's certificates.
+fn other_ca(dir: &Path) -> String {
+    let (key, cert) = (dir.join("other-ca.key"), dir.join("other-ca.pem"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Not the stack's CA"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl (scripts/stack up installs it)");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    cert.display().to_string()
+}
+
+/// Every failure a user can provoke with credentials, certificates and
+/// configuration is reported with its cause, and no output shows a secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_logins_failed_handshakes_and_bad_config_are_reported_without_a_secret() {
+    let stack = secure_stack();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let topic = fresh_topic("secrets", 1).await;
+    let (tls_url, _pool) = tls_database(&stack, "secrets").await;
+    let (plain_url, _plain_pool) = fresh_database("secrets").await;
+    let ca = stack.ca.display().to_string();
+    let other_ca = &other_ca(dir.path());
+    let wrong_kafka = "wrong-kafka-5e7a1c";
+    let wrong_db = "wrong-db-3c9e";
+    let db_password = stack.db_server.rsplit_once('@').and_then(|(creds, _)| creds.rsplit_once(':')).map(|(_, p)| p);
+    let db_password = db_password.expect("the TLS user's URL has a password").to_string();
+    let secrets = [stack.password.as_str(), db_password.as_str(), wrong_kafka, wrong_db];
+    let scram = |password: &'static str| {
+        vec![
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "sluice"),
+            ("sasl.password", password),
+            ("ssl.ca.location", ca.as_str()),
+        ]
+    };
+    let wrong_db_url = tls_url.replace(&db_password, wrong_db);
+    let verify = format!("ssl_mode = \"verify_ca\"\nssl_ca = {ca:?}");
+    // (name, brokers, [source.kafka], [sink] lines, database URL, what the log must say)
+    let cases: Vec<(&str, &str, Vec<(&str, &str)>, String, &str, Vec<&str>)> = vec![
+        (
+            "kafka-wrong-password",
+            &stack.sasl_ssl,
+            scram("${WRONG_KAFKA_PASSWORD}"),
+            String::new(),
+            &plain_url,
+            vec!["Authentication failed", "invalid credentials with SASL mechanism SCRAM-SHA-512"],
+        ),
+        (
+            "kafka-mechanism-refused",
+            &stack.sasl_ssl,
+            vec![
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "SCRAM-SHA-256"),
+                ("sasl.username", "sluice"),
+                ("sasl.password", "${KAFKA_SASL_PASSWORD}"),
+                ("ssl.ca.location", &ca),
+            ],
+            String::new(),
+            &plain_url,
+            vec!["Unsupported SASL mechanism"],
+        ),
+        (
+            "kafka-untrusted-certificate",
+            &stack.ssl,
+            vec![("security.protocol", "SSL"), ("ssl.ca.location", other_ca)],
+            String::new(),
+            &plain_url,
+            vec!["certificate verify failed"],
+        ),
+        (
+            "mysql-without-tls",
+            &stack.sasl_ssl,
+            scram("${KAFKA_SASL_PASSWORD}"),
+            "ssl_mode = \"disabled\"".to_string(),
+            &tls_url,
+            vec!["the database refuses Sluice", "Access denied for user 'sluice_tls'"],
+        ),
+        (
+            "mysql-untrusted-certificate",
+            &stack.sasl_ssl,
+            scram("${KAFKA_SASL_PASSWORD}"),
+            format!("ssl_mode = \"verify_ca\"\nssl_ca = {other_ca:?}"),
+            &tls_url,
+            vec!["the database refuses Sluice", "certificate verify failed"],
+        ),
+        (
+            "mysql-wrong-password",
+            &stack.sasl_ssl,
+            scram("${KAFKA_SASL_PASSWORD}"),
+            verify.clone(),
+            &wrong_db_url,
+            vec!["the database refuses Sluice", "Access denied for user 'sluice_tls'"],
+        ),
+    ];
+    let env = [("KAFKA_SASL_PASSWORD", stack.password.as_str()), ("WRONG_KAFKA_PASSWORD", wrong_kafka)];
+    for (name, brokers, kafka, sink, url, phrases) in cases {
+        let sub = dir.path().join(name);
+        std::fs::create_dir(&sub).expect("dir");
+        let config = secured_pipeline(&sub, &kafka, &sink, None);
+        let log = sub.join("sluice.log");
+        let group = format!("{}-{name}", topic.name);
+        let mut sluice = Sluice::start_with_env(&config, url, brokers, &topic.name, &group, log.clone(), &env);
+        let text = wait_for_log(&log, &phrases).await;
+        sluice.kill();
+        let said = text.lines().find(|l| l.contains(phrases[0])).unwrap_or_default();
+        eprintln!("{name}: {said}");
+        for secret in secrets {
+            assert!(!text.contains(secret), "{name}: the log shows a secret:\n{text}");
+        }
+    }
+
+    // Bad configuration: `sluice check` names each field and shows no secret.
+    let sub = dir.path().join("bad-config");
+    std::fs::create_dir(&sub).expect("dir");
+    let mut kafka = scram("${KAFKA_SASL_PASSWORD}");
+    kafka.push(("sasl.mechanisms.typo", "PLAIN"));
+    let config = secured_pipeline(&sub, &kafka, "ssl_mode = \"verify_ca\"\nssl_ca = \"missing-ca.pem\"", None);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .envs(env)
+        .env("DATABASE_URL", &tls_url)
+        .env("KAFKA_BROKERS", &stack.sasl_ssl)
+        .env("SLUICE_TOPIC", &topic.name)
+        .output()
+        .expect("run sluice check");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "check passed a broken config:\n{text}");
+    assert!(text.contains("sasl.mechanisms.typo") && text.contains("No such configuration property"), "{text}");
+    for secret in secrets {
+        assert!(!text.contains(secret), "sluice check shows a secret:\n{text}");
+    }
+    topic.delete().await;
+}

@@ -98,14 +98,42 @@ pub fn line(snapshot: &Snapshot, rate: Option<f64>) -> String {
     )
 }
 
+/// How long `status` waits for the database before it reports the pipeline
+/// stuck on it.
+const DATABASE_ANSWER: Duration = Duration::from_secs(5);
+
+/// The report when the database does not answer: Sluice cannot commit, so
+/// every partition waits on it while Kafka's log end moves on (blocking).
+fn stuck_on_database(pipeline: &Pipeline) -> String {
+    let at = pipeline.database_url().ok().and_then(crate::db::address).unwrap_or_else(|| "the database".into());
+    let ends = Watermarks::new(&pipeline.config.source)
+        .and_then(|w| w.log_ends())
+        .map_or_else(|e| format!("(log end unknown: {e})"), |ends| format!("log end {ends:?}"));
+    format!(
+        "stuck on the database: {at} has not answered within {}s, so no batch can commit; {ends}",
+        DATABASE_ANSWER.as_secs()
+    )
+}
+
 /// Prints the state once, or every second with `watch`; with `until_idle`,
-/// stops once the lag has been zero for three looks in a row.
+/// stops once the lag has been zero for three looks in a row. A database
+/// that does not answer is reported as such (an error once, a line per look
+/// with `watch`).
 pub async fn main(pipeline: Pipeline, watch: bool, until_idle: bool) -> anyhow::Result<()> {
-    let watcher = Watcher::connect(&pipeline).await?;
+    let Ok(watcher) = tokio::time::timeout(DATABASE_ANSWER, Watcher::connect(&pipeline)).await else {
+        anyhow::bail!("{}", tokio::task::block_in_place(|| stuck_on_database(&pipeline)));
+    };
+    let watcher = watcher?;
     let mut last: Option<(Instant, i64)> = None;
     let mut idle = 0;
     loop {
-        let snapshot = watcher.snapshot().await?;
+        let Ok(snapshot) = tokio::time::timeout(DATABASE_ANSWER, watcher.snapshot()).await else {
+            let stuck = tokio::task::block_in_place(|| stuck_on_database(&pipeline));
+            anyhow::ensure!(watch || until_idle, "{stuck}");
+            println!("{stuck}");
+            continue;
+        };
+        let snapshot = snapshot?;
         let now = Instant::now();
         let rate = last.map(|(t, done)| (snapshot.done() - done) as f64 / now.duration_since(t).as_secs_f64());
         last = Some((now, snapshot.done()));

@@ -47,6 +47,12 @@ pub struct SinkConfig {
     /// batch after a transient database error (the batch is retried forever).
     #[serde(default = "default_max_retry_backoff_ms")]
     pub max_retry_backoff_ms: Ranged<10, 3_600_000>,
+    /// `write_timeout_ms = 30000`: how long one step of a batch's write
+    /// (begin, a multi-row INSERT, commit) may wait for the database. Past
+    /// it the connection is closed, the transaction rolls back, and the
+    /// batch is written again on a new connection.
+    #[serde(default = "default_write_timeout_ms")]
+    pub write_timeout_ms: Ranged<100, 3_600_000>,
     /// `[[sink.tables]]`: one entry per table a side output fills.
     #[serde(default)]
     pub tables: Vec<TableConfig>,
@@ -199,5 +205,8 @@ fn default_max_connections() -> Ranged<1, 256> {
     Ranged::new(4)
 }
 fn default_max_retry_backoff_ms() -> Ranged<10, 3_600_000> {
+    Ranged::new(30_000)
+}
+fn default_write_timeout_ms() -> Ranged<100, 3_600_000> {
     Ranged::new(30_000)
 }

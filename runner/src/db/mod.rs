@@ -31,6 +31,12 @@ pub enum DbError {
     LockTimeout(Duration),
 }
 
+/// `host:port` of a database URL, for messages (never the credentials).
+pub fn address(url: &str) -> Option<String> {
+    let options: MySqlConnectOptions = url.parse().ok()?;
+    Some(format!("{}:{}", options.get_host(), options.get_port()))
+}
+
 /// Server errors that refuse a login: access denied (1044, 1045, 1698), a
 /// password to change (1820, 1862), TLS required (3159), too many
 /// connections for the user (1226 is a limit, not a refusal, and retries).

@@ -51,7 +51,7 @@ pub(super) async fn write(
         dead_letters: Vec::new(),
         dead_letter_topic: shared.dead_letter_topic_name(),
     };
-    let mut tx = BatchTx::begin(&p.pool, &p.plans, p.max_packet, &whole).await?;
+    let mut tx = BatchTx::begin(&p.pool, &p.plans, p.max_packet, shared.write_timeout, &whole).await?;
     let mut dead_letters = Vec::new();
     let mut parts: Vec<Range<usize>> = Vec::new();
     parts.push(0..batch.records.len());

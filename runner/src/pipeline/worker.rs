@@ -37,6 +37,8 @@ pub struct Shared {
     pub(super) spec: ChainSpec,
     limits: BatchLimits,
     max_backoff: Duration,
+    /// How long one step of a batch's write may wait on the database.
+    pub(super) write_timeout: Duration,
     dead_letter_topic: Option<DeadLetterTopic>,
 }
 
@@ -60,6 +62,7 @@ impl Shared {
             topic: source.topic.as_str().to_string(),
             spec: ChainSpec::from_pipeline(&pipeline),
             max_backoff: Duration::from_millis(pipeline.config.sink.max_retry_backoff_ms.get()),
+            write_timeout: Duration::from_millis(pipeline.config.sink.write_timeout_ms.get()),
             limits,
             runtime: tokio::runtime::Handle::current(),
             dead_letter_topic,
@@ -220,6 +223,7 @@ async fn write(shared: &Shared, t: &Transformed, expected: Option<i64>, control:
             &p.plans,
             &shared.pipeline.config.dead_letter.table,
             p.max_packet,
+            shared.write_timeout,
             &write,
         )
         .await

@@ -41,6 +41,10 @@ pub enum SinkError {
     /// A statement writing rows into `table` (the plan `plan`) failed.
     #[error("database error writing {table}: {source}")]
     Rows { table: String, plan: usize, source: sqlx::Error },
+    /// The database did not answer one step of the write in time (a hung
+    /// connection, a lock held elsewhere, a server that stopped answering).
+    #[error("the database did not answer within {0:?}; the connection is closed and the batch will be written again")]
+    TimedOut(std::time::Duration),
     /// Any other database error.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -52,6 +56,7 @@ impl SinkError {
     pub fn class(&self) -> ErrorClass {
         match self {
             SinkError::Fenced { .. } => ErrorClass::Operator,
+            SinkError::TimedOut(_) => ErrorClass::Transient,
             SinkError::Rows { source, .. } => classify(source),
             SinkError::Database(e) => match classify(e) {
                 ErrorClass::BadRow => ErrorClass::Operator,

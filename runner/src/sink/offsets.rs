@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{MySql, MySqlPool, Transaction};
+use sqlx::{MySqlConnection, MySqlPool};
 
 use super::SinkError;
 
@@ -42,7 +42,7 @@ pub async fn load_offsets(pool: &MySqlPool, pipeline: &str, topic: &str) -> Resu
 /// [`SinkError::Fenced`] when the stored value is not `expected`. Runs first in
 /// the batch's transaction, so the row lock also orders concurrent writers.
 pub(super) async fn advance(
-    tx: &mut Transaction<'_, MySql>,
+    tx: &mut MySqlConnection,
     pipeline: &str,
     topic: &str,
     partition: i32,
@@ -63,7 +63,7 @@ pub(super) async fn advance(
             .bind(topic)
             .bind(partition)
             .bind(expected_offset)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
             if moved.rows_affected() != 1 {
                 // Fenced out: say what the stored offset is instead (a
@@ -75,7 +75,7 @@ pub(super) async fn advance(
                 .bind(pipeline)
                 .bind(topic)
                 .bind(partition)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await?;
                 return Err(fenced(stored));
             }
@@ -88,7 +88,7 @@ pub(super) async fn advance(
             .bind(topic)
             .bind(partition)
             .bind(next)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await;
             match inserted {
                 Ok(_) => {}
@@ -100,7 +100,7 @@ pub(super) async fn advance(
                     .bind(pipeline)
                     .bind(topic)
                     .bind(partition)
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
                     return Err(fenced(stored));
                 }

@@ -1,6 +1,9 @@
 //! One batch, one transaction.
 
-use sqlx::{Executor, MySql, MySqlPool, QueryBuilder, Transaction};
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Executor, MySql, MySqlPool, QueryBuilder};
 
 use super::cell::Cell;
 use super::dead_letter::{self, DeadLetter};
@@ -38,24 +41,32 @@ pub struct BatchWrite<'a> {
 }
 
 /// Writes the batch in one transaction: first the fenced offset update, then
-/// rows, upserts and dead letters. Either all of it lands or none.
+/// rows, upserts and dead letters. Either all of it lands or none; no step
+/// waits on the database longer than `deadline`.
 pub async fn write_batch(
     pool: &MySqlPool,
     plans: &[TablePlan],
     dead_letter_table: &SqlIdent,
     max_packet: usize,
+    deadline: Duration,
     batch: &BatchWrite<'_>,
 ) -> Result<(), SinkError> {
-    let mut tx = BatchTx::begin(pool, plans, max_packet, batch).await?;
+    let mut tx = BatchTx::begin(pool, plans, max_packet, deadline, batch).await?;
     tx.rows(&batch.tables).await?;
     tx.dead_letters(dead_letter_table, &batch.dead_letters).await?;
     tx.commit().await
 }
 
 /// A batch's transaction, open: the offset already moved, rows and dead
-/// letters still to come. Dropped without [`BatchTx::commit`], it rolls back.
+/// letters still to come. It has a connection of its own; dropped without a
+/// [`BatchTx::commit`] that succeeded (an error, a step past its deadline,
+/// a stop), that connection is closed rather than returned to the pool: the
+/// server rolls the transaction back, and a connection that hung or lost
+/// track of its state is never used again.
 pub struct BatchTx<'a> {
-    tx: Transaction<'static, MySql>,
+    conn: PoolConnection<MySql>,
+    committed: bool,
+    deadline: Duration,
     plans: &'a [TablePlan],
     max_packet: usize,
     pipeline: &'a str,
@@ -75,38 +86,53 @@ pub struct Refused {
 impl<'a> BatchTx<'a> {
     /// Begins the transaction and moves the partition's offset from
     /// `batch.expected` to `batch.next` (or fails with [`SinkError::Fenced`]).
+    /// Each step (this one included) fails with [`SinkError::TimedOut`] when
+    /// the database has not answered within `deadline`.
     pub async fn begin(
         pool: &MySqlPool,
         plans: &'a [TablePlan],
         max_packet: usize,
+        deadline: Duration,
         batch: &BatchWrite<'a>,
     ) -> Result<BatchTx<'a>, SinkError> {
-        let mut tx = pool.begin().await?;
-        offsets::advance(&mut tx, batch.pipeline, batch.topic, batch.partition, batch.expected, batch.next).await?;
-        Ok(BatchTx {
-            tx,
+        let conn = within(deadline, async { Ok(pool.acquire().await?) }).await?;
+        let mut tx = BatchTx {
+            conn,
+            committed: false,
+            deadline,
             plans,
             max_packet,
             pipeline: batch.pipeline,
             topic: batch.topic,
             partition: batch.partition,
             dead_letter_topic: batch.dead_letter_topic,
+        };
+        let conn = &mut *tx.conn;
+        within(deadline, async {
+            conn.execute("BEGIN").await?;
+            offsets::advance(conn, batch.pipeline, batch.topic, batch.partition, batch.expected, batch.next).await
         })
+        .await?;
+        Ok(tx)
     }
 
     /// Writes rows (and accumulates upserts). A statement's error names the
     /// table ([`SinkError::Rows`]).
     pub async fn rows(&mut self, tables: &[TableRows]) -> Result<(), SinkError> {
-        for table in tables {
-            let plan = &self.plans[table.plan];
-            for chunk in chunks(&table.rows, plan.columns.len(), self.max_packet) {
-                let mut query = insert_statement(plan, chunk);
-                if let Err(source) = query.build().execute(&mut *self.tx).await {
-                    return Err(SinkError::Rows { table: plan.table.to_string(), plan: table.plan, source });
+        let (plans, max_packet, conn) = (self.plans, self.max_packet, &mut *self.conn);
+        within(self.deadline, async {
+            for table in tables {
+                let plan = &plans[table.plan];
+                for chunk in chunks(&table.rows, plan.columns.len(), max_packet) {
+                    let mut query = insert_statement(plan, chunk);
+                    if let Err(source) = query.build().execute(&mut *conn).await {
+                        return Err(SinkError::Rows { table: plan.table.to_string(), plan: table.plan, source });
+                    }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     /// [`BatchTx::rows`] inside a savepoint: when the server refuses a value
@@ -114,14 +140,14 @@ impl<'a> BatchTx<'a> {
     /// the refusal returned; the transaction stays usable. Other errors end
     /// it as usual.
     pub async fn try_rows(&mut self, tables: &[TableRows]) -> Result<Option<Refused>, SinkError> {
-        self.tx.execute("SAVEPOINT sluice_part").await?;
+        self.statement("SAVEPOINT sluice_part").await?;
         match self.rows(tables).await {
             Ok(()) => {
-                self.tx.execute("RELEASE SAVEPOINT sluice_part").await?;
+                self.statement("RELEASE SAVEPOINT sluice_part").await?;
                 Ok(None)
             }
             Err(SinkError::Rows { plan, source, .. }) if classify(&source) == ErrorClass::BadRow => {
-                self.tx.execute("ROLLBACK TO SAVEPOINT sluice_part").await?;
+                self.statement("ROLLBACK TO SAVEPOINT sluice_part").await?;
                 Ok(Some(Refused { plan, error: source }))
             }
             Err(e) => Err(e),
@@ -137,22 +163,46 @@ impl<'a> BatchTx<'a> {
             .iter()
             .map(|d| d.row(self.pipeline, self.topic, self.partition, self.dead_letter_topic))
             .collect();
-        for chunk in chunks(&rows, dead_letter::COLUMNS.len(), self.max_packet) {
-            let mut query = QueryBuilder::<MySql>::new(format!(
-                "INSERT INTO {} ({}) ",
-                table.quoted(),
-                dead_letter::COLUMNS.join(", ")
-            ));
-            query.push_values(chunk, |mut b, row| row.iter().for_each(|cell| cell.push_bind(&mut b)));
-            query.build().execute(&mut *self.tx).await?;
-        }
+        let conn = &mut *self.conn;
+        within(self.deadline, async {
+            for chunk in chunks(&rows, dead_letter::COLUMNS.len(), self.max_packet) {
+                let mut query = QueryBuilder::<MySql>::new(format!(
+                    "INSERT INTO {} ({}) ",
+                    table.quoted(),
+                    dead_letter::COLUMNS.join(", ")
+                ));
+                query.push_values(chunk, |mut b, row| row.iter().for_each(|cell| cell.push_bind(&mut b)));
+                query.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn commit(mut self) -> Result<(), SinkError> {
+        self.statement("COMMIT").await?;
+        self.committed = true;
         Ok(())
     }
 
-    pub async fn commit(self) -> Result<(), SinkError> {
-        self.tx.commit().await?;
-        Ok(())
+    /// One statement without results, within the deadline.
+    async fn statement(&mut self, sql: &'static str) -> Result<(), SinkError> {
+        let conn = &mut *self.conn;
+        within(self.deadline, async { Ok(conn.execute(sql).await.map(drop)?) }).await
     }
+}
+
+impl Drop for BatchTx<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// `step`, or [`SinkError::TimedOut`] once `deadline` has passed.
+async fn within<T>(deadline: Duration, step: impl Future<Output = Result<T, SinkError>>) -> Result<T, SinkError> {
+    tokio::time::timeout(deadline, step).await.unwrap_or(Err(SinkError::TimedOut(deadline)))
 }
 
 /// `INSERT INTO t (a, b) VALUES (…), (…)`, and for accumulate tables

@@ -3,31 +3,15 @@
 //! MariaDB only as a user it refuses without TLS, with the certificates
 //! `scripts/stack up` made. The tables come out exact each time.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::helpers::db::fresh_database;
 use crate::helpers::kafka::{TestTopic, consume_all, fresh_topic};
 use crate::helpers::secure::{SecureStack, secure_stack};
 use crate::helpers::sluice::{
-    Load, Sluice, assert_exact, expected_offsets, produce, wait_for_offsets, write_pipeline_with_dead_letter_topic,
+    Load, Sluice, assert_exact, expected_offsets, produce, wait_for_offsets, write_pipeline_with,
 };
-
-/// The seed pipeline with `[source.kafka]` set to `kafka` and `sink` lines
-/// added to `[sink]`.
-pub fn secured_pipeline(dir: &Path, kafka: &[(&str, &str)], sink: &str, dead_letter_topic: Option<&str>) -> PathBuf {
-    let path = write_pipeline_with_dead_letter_topic(dir, dead_letter_topic);
-    let text = std::fs::read_to_string(&path).expect("read the test pipeline");
-    let url_line = "database_url = \"${DATABASE_URL}\"";
-    assert!(text.contains(url_line), "the seed pipeline sets database_url from DATABASE_URL");
-    let mut text = text.replacen(url_line, &format!("{url_line}\n{sink}"), 1);
-    text.push_str("\n[source.kafka]\n");
-    for (key, value) in kafka {
-        text.push_str(&format!("{key:?} = {value:?}\n"));
-    }
-    std::fs::write(&path, text).expect("write the test pipeline");
-    path
-}
 
 /// A fresh database, and its URL for the TLS-only user.
 async fn tls_database(stack: &SecureStack, prefix: &str) -> (String, sqlx::MySqlPool) {
@@ -75,7 +59,7 @@ async fn a_pipeline_runs_over_sasl_ssl_with_scram_and_mysql_tls_verifying_the_se
     let dlq = fresh_topic("sasl-ssl-dlq", 1).await;
     let (url, pool) = tls_database(&stack, "tls").await;
     let ca = stack.ca.display().to_string();
-    let config = secured_pipeline(
+    let config = write_pipeline_with(
         dir.path(),
         &[
             ("security.protocol", "SASL_SSL"),
@@ -138,7 +122,7 @@ async fn the_ssl_and_sasl_plain_listeners_each_carry_a_pipeline() {
         let (url, pool) = fresh_database("listener").await;
         let sub = dir.path().join(name);
         std::fs::create_dir(&sub).expect("dir");
-        let config = secured_pipeline(&sub, &kafka, "", None);
+        let config = write_pipeline_with(&sub, &kafka, "", None);
         let target = Target { brokers, database_url: &url, pool: &pool, secrets: &secrets };
         run_to_exactness(&sub, &config, &topic, &target, 80).await;
         topic.delete().await;
@@ -162,6 +146,10 @@ async fn wait_for_log(log: &Path, phrases: &[&str]) -> String {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A way to fail: name, brokers, `[source.kafka]`, `[sink]` lines, database
+/// URL, and what the log must say.
+type Failure<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, String, &'a str, Vec<&'a str>);
 
 /// A CA made now with openssl, which signed none of the stack's certificates.
 fn other_ca(dir: &Path) -> String {
@@ -206,7 +194,7 @@ async fn refused_logins_failed_handshakes_and_bad_config_are_reported_without_a_
     let wrong_db_url = tls_url.replace(&db_password, wrong_db);
     let verify = format!("ssl_mode = \"verify_ca\"\nssl_ca = {ca:?}");
     // (name, brokers, [source.kafka], [sink] lines, database URL, what the log must say)
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, String, &str, Vec<&str>)> = vec![
+    let cases: Vec<Failure<'_>> = vec![
         (
             "kafka-wrong-password",
             &stack.sasl_ssl,
@@ -266,7 +254,7 @@ async fn refused_logins_failed_handshakes_and_bad_config_are_reported_without_a_
     for (name, brokers, kafka, sink, url, phrases) in cases {
         let sub = dir.path().join(name);
         std::fs::create_dir(&sub).expect("dir");
-        let config = secured_pipeline(&sub, &kafka, &sink, None);
+        let config = write_pipeline_with(&sub, &kafka, &sink, None);
         let log = sub.join("sluice.log");
         let group = format!("{}-{name}", topic.name);
         let mut sluice = Sluice::start_with_env(&config, url, brokers, &topic.name, &group, log.clone(), &env);
@@ -284,7 +272,7 @@ async fn refused_logins_failed_handshakes_and_bad_config_are_reported_without_a_
     std::fs::create_dir(&sub).expect("dir");
     let mut kafka = scram("${KAFKA_SASL_PASSWORD}");
     kafka.push(("sasl.mechanisms.typo", "PLAIN"));
-    let config = secured_pipeline(&sub, &kafka, "ssl_mode = \"verify_ca\"\nssl_ca = \"missing-ca.pem\"", None);
+    let config = write_pipeline_with(&sub, &kafka, "ssl_mode = \"verify_ca\"\nssl_ca = \"missing-ca.pem\"", None);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["check", "--config"])
         .arg(&config)

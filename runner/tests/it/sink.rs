@@ -11,6 +11,9 @@ use sluice::sink::{
 
 use crate::helpers::db::fresh_database;
 
+/// Long enough for any write these tests make.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn seed_pipeline(url: &str) -> Pipeline {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipeline.toml");
     let text = std::fs::read_to_string(&path).expect("read pipeline.toml").replace("${DATABASE_URL}", url);
@@ -123,7 +126,7 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
         }],
         dead_letter_topic: None,
     };
-    sink::write_batch(&pool, &plans, dead, max_packet, &first).await.expect("first batch");
+    sink::write_batch(&pool, &plans, dead, max_packet, WRITE_TIMEOUT, &first).await.expect("first batch");
     assert_eq!(sink::load_offset(&pool, "study-log", "t", 0).await.expect("offset"), Some(3));
 
     let second = BatchWrite {
@@ -145,7 +148,7 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
         dead_letter_topic: None,
         ..first
     };
-    sink::write_batch(&pool, &plans, dead, max_packet, &second).await.expect("second batch");
+    sink::write_batch(&pool, &plans, dead, max_packet, WRITE_TIMEOUT, &second).await.expect("second batch");
 
     let stats: (i64, NaiveDateTime, NaiveDateTime) =
         sqlx::query_as("SELECT event_count, first_event_at, last_event_at FROM study_stats WHERE session_id = 's1' AND event_type = 'FOCUS'")
@@ -181,11 +184,11 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
         dead_letter_topic: None,
         ..second
     };
-    let err = sink::write_batch(&pool, &plans, dead, max_packet, &stale).await.expect_err("fenced");
+    let err = sink::write_batch(&pool, &plans, dead, max_packet, WRITE_TIMEOUT, &stale).await.expect_err("fenced");
     assert!(matches!(err, SinkError::Fenced { stored: Some(5), expected: Some(3), .. }), "{err:?}");
     // So is one that thinks the partition was never written.
     let fresh = BatchWrite { expected: None, ..stale };
-    let err = sink::write_batch(&pool, &plans, dead, max_packet, &fresh).await.expect_err("fenced");
+    let err = sink::write_batch(&pool, &plans, dead, max_packet, WRITE_TIMEOUT, &fresh).await.expect_err("fenced");
     assert!(matches!(err, SinkError::Fenced { stored: Some(5), expected: None, .. }), "{err:?}");
     assert_eq!(count(&pool, "study_log").await, 2);
     assert_eq!(sink::load_offset(&pool, "study-log", "t", 0).await.expect("offset"), Some(5));
@@ -206,7 +209,9 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
         ..fresh
     };
     // (MariaDB and MySQL 8 are strict by default: a 65-character session_id is refused.)
-    let err = sink::write_batch(&pool, &plans, dead, max_packet, &bad).await.expect_err("too long for VARCHAR(64)");
+    let err = sink::write_batch(&pool, &plans, dead, max_packet, WRITE_TIMEOUT, &bad)
+        .await
+        .expect_err("too long for VARCHAR(64)");
     assert_eq!(err.class(), ErrorClass::BadRow, "a value too long is a refused row, to split out: {err}");
     assert_eq!(count(&pool, "study_log").await, 2, "rolled back");
     assert_eq!(sink::load_offset(&pool, "study-log", "t", 0).await.expect("offset"), Some(5));
@@ -233,6 +238,8 @@ async fn big_batches_are_chunked_under_the_limits() {
         dead_letter_topic: None,
     };
     // A small packet budget forces byte-based chunking as well.
-    sink::write_batch(&pool, &plans, &pipeline.config.dead_letter.table, 256 * 1024, &batch).await.expect("write");
+    sink::write_batch(&pool, &plans, &pipeline.config.dead_letter.table, 256 * 1024, WRITE_TIMEOUT, &batch)
+        .await
+        .expect("write");
     assert_eq!(count(&pool, "study_log").await, 30_000);
 }

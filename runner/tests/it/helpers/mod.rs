@@ -3,5 +3,7 @@
 pub mod db;
 pub mod kafka;
 #[allow(dead_code, reason = "the benchmarks share these helpers and use none of this module")]
+pub mod proxy;
+#[allow(dead_code, reason = "the benchmarks share these helpers and use none of this module")]
 pub mod secure;
 pub mod sluice;

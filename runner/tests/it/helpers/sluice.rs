@@ -36,6 +36,23 @@ pub fn write_pipeline_with_stage(dir: &Path, stage: &str) -> PathBuf {
     path
 }
 
+/// The seed pipeline with `[source.kafka]` set to `kafka` and `sink` lines
+/// added to `[sink]`.
+#[allow(dead_code, reason = "used by the tests, not by benches/pipeline.rs, which shares these helpers")]
+pub fn write_pipeline_with(dir: &Path, kafka: &[(&str, &str)], sink: &str, dead_letter_topic: Option<&str>) -> PathBuf {
+    let path = write_pipeline_with_dead_letter_topic(dir, dead_letter_topic);
+    let text = std::fs::read_to_string(&path).expect("read the test pipeline");
+    let url_line = "database_url = \"${DATABASE_URL}\"";
+    assert!(text.contains(url_line), "the seed pipeline sets database_url from DATABASE_URL");
+    let mut text = text.replacen(url_line, &format!("{url_line}\n{sink}"), 1);
+    text.push_str("\n[source.kafka]\n");
+    for (key, value) in kafka {
+        text.push_str(&format!("{key:?} = {value:?}\n"));
+    }
+    std::fs::write(&path, text).expect("write the test pipeline");
+    path
+}
+
 /// [`write_pipeline`], also publishing dead letters to `topic`.
 pub fn write_pipeline_with_dead_letter_topic(dir: &Path, topic: Option<&str>) -> PathBuf {
     let modules = repo_root().join("target/transforms");

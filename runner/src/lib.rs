@@ -28,8 +28,10 @@
 //! - [`telemetry`]: logging setup.
 //! - [`memory`]: the allocator's settings (fewer arenas, large buffers
 //!   returned to the kernel), applied by the binary before any thread starts.
-//! - [`transform`]: the WebAssembly sandbox: engine, limits, one stage, the
-//!   chain with poison-pill isolation; the only module that knows wasmtime.
+//! - [`transform`]: the WebAssembly sandbox: the checks on a module's bytes
+//!   before compiling (not a component, compile bombs), engine, limits, one
+//!   stage, the chain with poison-pill isolation; the only module that knows
+//!   wasmtime and wasmparser.
 //! - [`dry_run`]: `sluice try`: a pipeline's chain over a local JSONL file.
 //!
 //! The binary is a thin shell over this library. The simulated AI server that

@@ -122,7 +122,11 @@ mod tests {
         let engine = TransformEngine::new().unwrap();
         let source =
             ModuleSource { path: "x.wasm".into(), params: toml::Table::new(), fingerprint: Default::default() };
-        let err = engine.load_bytes("s", b"nope", source, StageLimits::default()).unwrap_err();
+        let err = engine.load_bytes("s", b"nope", source.clone(), StageLimits::default()).unwrap_err();
+        assert!(err.to_string().starts_with("stage \"s\": x.wasm is not a WebAssembly component"), "{err}");
+        // A component header with nothing valid after it: wasmtime's words.
+        let err = engine.load_bytes("s", b"\0asm\x0d\0\x01\0\xff", source, StageLimits::default()).unwrap_err();
+        assert!(matches!(err, TransformError::Compile { .. }), "{err:?}");
         assert!(err.to_string().starts_with("stage \"s\": x.wasm is not a usable WebAssembly component"), "{err}");
     }
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::contract::ContractMismatch;
+use super::precheck::{NotAComponent, TooLarge};
 
 /// A stage could not be loaded or started. Raised by
 /// [`TransformEngine::load_stage`](super::TransformEngine::load_stage), so at
@@ -21,6 +22,16 @@ pub enum TransformError {
         source: std::io::Error,
     },
 
+    /// The file is not a component: empty, not WebAssembly, or a core module.
+    #[error("stage \"{stage}\": {} is not a WebAssembly component: {found}", path.display())]
+    NotAComponent { stage: String, path: PathBuf, found: NotAComponent },
+
+    /// Refused before compiling: larger than a transform can be (see
+    /// [`precheck`](super::precheck)), as a compile bomb is.
+    #[error("stage \"{stage}\": {} is too large to compile: {what}", path.display())]
+    TooLarge { stage: String, path: PathBuf, what: TooLarge },
+
+    /// wasmtime refused it: invalid, or a component of another version.
     #[error("stage \"{stage}\": {} is not a usable WebAssembly component: {message}", path.display())]
     Compile { stage: String, path: PathBuf, message: String },
 
@@ -38,11 +49,31 @@ pub enum TransformError {
     #[error("stage \"{stage}\" refused its params: {message}")]
     InitRejected { stage: String, message: String },
 
-    #[error("stage \"{stage}\" failed while starting: {failure}")]
-    StartFailed { stage: String, failure: StageFailure },
+    /// Instantiating the module or its `init` failed: trapped, or went over
+    /// a limit (`time_ms` applies to `init` as to each batch).
+    #[error("stage \"{stage}\" failed in {step}: {failure}")]
+    StartFailed { stage: String, step: StartStep, failure: StageFailure },
 
     #[error("stage \"{stage}\" declared unusable outputs: {message}")]
     Outputs { stage: String, message: String },
+}
+
+/// Which step of starting a stage failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartStep {
+    /// Instantiating the component (its core modules' start functions).
+    Instantiate,
+    /// The module's `init`.
+    Init,
+}
+
+impl std::fmt::Display for StartStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StartStep::Instantiate => "instantiation",
+            StartStep::Init => "init",
+        })
+    }
 }
 
 /// Why one call into a stage failed.

@@ -16,6 +16,8 @@
 //! - `engine`: [`TransformEngine`], the process's one loader of stages.
 //! - `module`: wasmtime configuration per stack size, compiling and
 //!   contract-checking a module, the compiled-module cache.
+//! - `precheck`: the checks on a module's bytes before compiling: a
+//!   component at all, and no larger than a transform can be (compile bombs).
 //! - `epoch`: the ticker thread behind every time limit.
 //! - `stage`: one loaded, initialized stage and its calls.
 //! - `limits`: memory, time, stack and log limits.
@@ -43,6 +45,7 @@ mod limits;
 mod module;
 mod output;
 mod params;
+mod precheck;
 mod reload;
 mod stage;
 
@@ -54,10 +57,14 @@ pub use chain::{
 pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION, ContractMismatch, check_exports};
 pub use engine::TransformEngine;
 pub use epoch::EPOCH_TICK;
-pub use error::{StageFailure, TransformError};
+pub use error::{StageFailure, StartStep, TransformError};
 pub use limits::StageLimits;
 pub use output::{Column, ColumnKind, OutputDecl, RowRef, RowSet, StageOutput, Value, Verdict};
 pub use params::params_json;
+pub use precheck::{
+    CompileLimits, MAX_CODE_BYTES, MAX_FUNCTION_BYTES, MAX_FUNCTIONS, MAX_LOCALS, MAX_MODULE_BYTES, ModuleShape,
+    NotAComponent, TooLarge, check_kind, check_size,
+};
 pub use stage::{Stage, StageCounters};
 
 /// Locks `m`; a panic elsewhere while holding it leaves data that is still

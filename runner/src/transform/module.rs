@@ -1,5 +1,9 @@
 //! A compiled transform module, and the wasmtime engine it was compiled
 //! for: one engine per stack size, with its linker and module cache.
+//!
+//! Loading a module, in order: the cache; the checks on its bytes
+//! ([`precheck`](super::precheck): a component, of a size a transform can
+//! have); compiling; the contract version; linking its imports.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,6 +19,7 @@ use super::epoch::Ticker;
 use super::error::TransformError;
 use super::host::HostState;
 use super::lock;
+use super::precheck::{CompileLimits, check_kind, check_size};
 
 /// A wasmtime engine for one stack size, with its linker and module cache.
 pub(crate) struct EngineGroup {
@@ -68,10 +73,17 @@ impl EngineGroup {
         }
         let compile_err =
             |message: String| TransformError::Compile { stage: stage.to_string(), path: path.to_path_buf(), message };
-        if let Some(message) = not_a_component(bytes) {
-            return Err(compile_err(message));
-        }
+        check_kind(bytes).map_err(|found| TransformError::NotAComponent {
+            stage: stage.to_string(),
+            path: path.to_path_buf(),
+            found,
+        })?;
         let started = std::time::Instant::now();
+        let shape = check_size(bytes, &CompileLimits::DEFAULT).map_err(|what| TransformError::TooLarge {
+            stage: stage.to_string(),
+            path: path.to_path_buf(),
+            what,
+        })?;
         let component = Component::new(&self.engine, bytes).map_err(|e| compile_err(format!("{e:#}")))?;
         let ty = component.component_type();
         check_exports(ty.exports(&self.engine).map(|(name, _)| name)).map_err(|mismatch| TransformError::Contract {
@@ -89,6 +101,8 @@ impl EngineGroup {
             stage,
             module = %path.display(),
             sha256 = %hex::encode(&hash[..8]),
+            functions = shape.functions,
+            code_bytes = shape.code_bytes,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "compiled transform module"
         );
@@ -96,33 +110,5 @@ impl EngineGroup {
         cache.retain(|_, m| m.strong_count() > 0);
         cache.insert(hash, Arc::downgrade(&module));
         Ok(module)
-    }
-}
-
-/// A friendlier word than the parser's for the usual mistakes: a core
-/// module (built for `wasm32-unknown-unknown`, or `wasip1` without the
-/// component adapter) or not WebAssembly at all.
-fn not_a_component(bytes: &[u8]) -> Option<String> {
-    match bytes {
-        [0, b'a', b's', b'm', 1, 0, 0, 0, ..] => Some(
-            "it is a core WebAssembly module, not a component; build it for wasm32-wasip2 \
-             (scripts/build-transforms)"
-                .to_string(),
-        ),
-        [0, b'a', b's', b'm', ..] => None,
-        _ => Some("it is not WebAssembly (no \\0asm header)".to_string()),
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::not_a_component;
-
-    #[test]
-    fn header_check() {
-        assert!(not_a_component(b"\0asm\x01\0\0\0rest").unwrap().contains("core WebAssembly module"));
-        assert!(not_a_component(b"hello").unwrap().contains("not WebAssembly"));
-        assert_eq!(not_a_component(b"\0asm\x0d\0\x01\0"), None);
     }
 }

@@ -2,10 +2,13 @@
 //! (cheap, checked often), then the content hash (so that a `touch` or a
 //! copy of the same bytes reloads nothing).
 
+use std::io::Read;
 use std::path::Path;
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
+
+use super::precheck::MAX_MODULE_BYTES;
 
 /// What a module file looked like when it was read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,10 +20,14 @@ pub(crate) struct Fingerprint {
 
 /// Reads a module file and fingerprints what was read. The size and time
 /// are taken before reading, so a write racing the read shows up as a
-/// change on the next check.
+/// change on the next check. Reads at most one byte more than
+/// [`MAX_MODULE_BYTES`]: enough for the size check to refuse a larger file
+/// without the host holding all of it.
 pub(crate) fn read_module(path: &Path) -> std::io::Result<(Vec<u8>, Fingerprint)> {
     let meta = std::fs::metadata(path)?;
-    let bytes = std::fs::read(path)?;
+    let cap = MAX_MODULE_BYTES + 1;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len().min(cap)).unwrap_or(0));
+    std::fs::File::open(path)?.take(cap).read_to_end(&mut bytes)?;
     let sha256 = Sha256::digest(&bytes).into();
     Ok((bytes, Fingerprint { len: meta.len(), modified: meta.modified().ok(), sha256 }))
 }

@@ -14,7 +14,7 @@ use super::batch::{Batch, Columnar};
 use super::bindings::Transform;
 use super::contract::{output_from_wit, outputs_from_wit};
 use super::epoch::deadline_ticks;
-use super::error::{StageFailure, TransformError};
+use super::error::{StageFailure, StartStep, TransformError};
 use super::host::HostState;
 use super::limits::{MemoryLimitHit, StageLimits};
 use super::module::CompiledModule;
@@ -78,7 +78,7 @@ struct Live {
 /// Why starting an instance failed.
 enum StartError {
     Rejected(String),
-    Failure(StageFailure),
+    Failure(StartStep, StageFailure),
     Outputs(String),
 }
 
@@ -104,7 +104,9 @@ impl Stage {
         };
         let (live, outputs) = stage.instantiate().map_err(|e| match e {
             StartError::Rejected(message) => TransformError::InitRejected { stage: name.to_string(), message },
-            StartError::Failure(failure) => TransformError::StartFailed { stage: name.to_string(), failure },
+            StartError::Failure(step, failure) => {
+                TransformError::StartFailed { stage: name.to_string(), step, failure }
+            }
             StartError::Outputs(message) => TransformError::Outputs { stage: name.to_string(), message },
         })?;
         stage.live = Some(live);
@@ -183,7 +185,7 @@ impl Stage {
                     self.counters.failures += 1;
                     StageFailure::Restart(match e {
                         StartError::Rejected(m) => format!("init returned an error: {m}"),
-                        StartError::Failure(f) => format!("init {f}"),
+                        StartError::Failure(step, f) => format!("{step} {f}"),
                         StartError::Outputs(m) => m,
                     })
                 })?;
@@ -235,7 +237,8 @@ impl Stage {
             Ok(guest) => guest,
             Err(error) => {
                 let panic = store.data_mut().end_call();
-                return Err(StartError::Failure(classify(&error, panic, store.data().memory.hit, &self.limits)));
+                let failure = classify(&error, panic, store.data().memory.hit, &self.limits);
+                return Err(StartError::Failure(StartStep::Instantiate, failure));
             }
         };
         let result = guest.sluice_transform_stage().call_init(&mut store, &self.params_json);
@@ -246,7 +249,10 @@ impl Stage {
                 Ok((Live { store, guest }, outputs))
             }
             Ok(Err(message)) => Err(StartError::Rejected(message)),
-            Err(error) => Err(StartError::Failure(classify(&error, panic, store.data().memory.hit, &self.limits))),
+            Err(error) => Err(StartError::Failure(
+                StartStep::Init,
+                classify(&error, panic, store.data().memory.hit, &self.limits),
+            )),
         }
     }
 }

@@ -2,7 +2,9 @@
 //! and the real MariaDB that `scripts/stack up` starts; a test that cannot
 //! reach them fails and says so.
 
+mod faults;
 mod helpers;
+mod hostile;
 mod kafka_roundtrip;
 mod migrations;
 mod pipeline;

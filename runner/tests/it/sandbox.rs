@@ -10,6 +10,9 @@
 //! - `validate` and `stats` give the same answers in wasmtime as natively;
 //! - hot reload;
 //! - `sluice try` on `samples/events.jsonl`.
+//!
+//! Modules refused at load (not components, compile bombs, missing imports,
+//! a loop in `init`) are in `hostile`, which uses the helpers here.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -26,7 +29,7 @@ fn repo() -> PathBuf {
 }
 
 /// A built module; fails the test with the way to build it.
-fn module(name: &str) -> PathBuf {
+pub(crate) fn module(name: &str) -> PathBuf {
     let path = repo().join("target/transforms").join(format!("{name}.wasm"));
     assert!(path.is_file(), "{} is missing: run scripts/build-transforms first", path.display());
     path
@@ -34,7 +37,7 @@ fn module(name: &str) -> PathBuf {
 
 /// One engine for every test here, as in the service. It keeps one stage
 /// of each module loaded so that the compiled modules stay cached.
-fn engine() -> &'static TransformEngine {
+pub(crate) fn engine() -> &'static TransformEngine {
     static ENGINE: OnceLock<TransformEngine> = OnceLock::new();
     static KEEP: OnceLock<Mutex<Vec<Stage>>> = OnceLock::new();
     let engine = ENGINE.get_or_init(|| TransformEngine::new().expect("engine"));
@@ -52,16 +55,16 @@ fn engine() -> &'static TransformEngine {
     engine
 }
 
-fn table(text: &str) -> toml::Table {
+pub(crate) fn table(text: &str) -> toml::Table {
     toml::from_str(text).expect("toml")
 }
 
-fn validate_params() -> toml::Table {
+pub(crate) fn validate_params() -> toml::Table {
     table("event_types = [\"FOCUS\", \"DISTRACTED\", \"AWAY\", \"DROWSY\"]\nlocal_offset = \"+09:00\"")
 }
 
 /// Small limits so that the misbehaviours hit them fast.
-fn tight() -> StageLimits {
+pub(crate) fn tight() -> StageLimits {
     StageLimits { memory_mb: 16, time_ms: 200, stack_kb: 256, log_kb: 4 }
 }
 
@@ -72,7 +75,7 @@ fn memory_only(memory_mb: u64) -> StageLimits {
     StageLimits { memory_mb, time_ms: 20_000, ..tight() }
 }
 
-fn misbehave(mode: &str, limits: StageLimits) -> Result<Stage, TransformError> {
+pub(crate) fn misbehave(mode: &str, limits: StageLimits) -> Result<Stage, TransformError> {
     engine().load_stage("misbehave", &module("misbehave"), &table(&format!("mode = \"{mode}\"")), limits)
 }
 
@@ -98,13 +101,13 @@ fn good_event(i: usize) -> String {
     )
 }
 
-fn good_batch(n: usize) -> Batch {
+pub(crate) fn good_batch(n: usize) -> Batch {
     let values: Vec<String> = (0..n).map(good_event).collect();
     batch_of(&values.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// The same engine still runs a real stage correctly.
-fn engine_still_works() {
+pub(crate) fn engine_still_works() {
     let mut v =
         engine().load_stage("validate", &module("validate"), &validate_params(), StageLimits::default()).expect("load");
     let out = v.process(&good_batch(10)).expect("process");
@@ -245,7 +248,7 @@ fn an_empty_batch_is_fine() {
 
 /// `validate.wasm` with every `from` replaced by `to` (same length, so the
 /// binary stays well formed).
-fn patched_validate(from: &str, to: &str, file: &str) -> PathBuf {
+pub(crate) fn patched_validate(from: &str, to: &str, file: &str) -> PathBuf {
     assert_eq!(from.len(), to.len());
     let bytes = std::fs::read(module("validate")).expect("read");
     let mut out = bytes.clone();
@@ -263,7 +266,7 @@ fn patched_validate(from: &str, to: &str, file: &str) -> PathBuf {
     path
 }
 
-fn tempdir() -> PathBuf {
+pub(crate) fn tempdir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sluice-sandbox-{}-{:08x}", std::process::id(), rand::random::<u32>()));
     std::fs::create_dir_all(&dir).expect("tempdir");
     dir
@@ -285,21 +288,9 @@ fn a_module_without_the_stage_export_is_refused() {
     assert!(err.to_string().contains("sluice:transform/other@0.2.0"), "{err}");
 }
 
-#[test]
-fn a_core_module_or_garbage_is_refused_with_a_hint() {
-    let dir = tempdir();
-    std::fs::write(dir.join("core.wasm"), b"\0asm\x01\0\0\0").expect("write");
-    std::fs::write(dir.join("text.wasm"), b"hello").expect("write");
-    let load = |f: &str| engine().load_stage("x", &dir.join(f), &toml::Table::new(), StageLimits::default());
-    assert!(load("core.wasm").expect_err("core").to_string().contains("build it for wasm32-wasip2"));
-    assert!(load("text.wasm").expect_err("text").to_string().contains("not WebAssembly"));
-    let missing = load("missing.wasm").expect_err("missing");
-    assert!(matches!(missing, TransformError::Read { .. }), "{missing:?}");
-}
-
 // ---- the chain ----------------------------------------------------------------
 
-fn chain(stages: Vec<Stage>) -> Chain {
+pub(crate) fn chain(stages: Vec<Stage>) -> Chain {
     Chain::new(stages, ChainOptions::default())
 }
 

@@ -13,6 +13,7 @@
 //! | `huge-output` | replaces every value with 10 MiB                            |
 //! | `wrong-count` | returns one verdict too few (the SDK's check is skipped)    |
 //! | `init-error`  | `init` refuses the params                                   |
+//! | `init-loop`   | `init` never returns                                        |
 //! | `error`       | returns an error for the whole batch                        |
 //! | `reject-all`  | rejects every record                                        |
 //! | `trap-on`     | traps if any record's value contains `needle`, else keeps   |
@@ -36,6 +37,7 @@ pub enum Mode {
     HugeOutput,
     WrongCount,
     InitError,
+    InitLoop,
     Error,
     RejectAll,
     TrapOn,
@@ -69,6 +71,7 @@ impl Transform for Misbehave {
     fn init(params: Params) -> Result<Self, String> {
         match params.mode {
             Mode::InitError => Err("misbehave: mode init-error refuses every set of params".into()),
+            Mode::InitLoop => spin_forever(),
             Mode::TrapOn if params.needle.as_deref().is_none_or(str::is_empty) => {
                 Err("misbehave: mode trap-on needs a non-empty `needle`".into())
             }
@@ -82,7 +85,7 @@ impl Transform for Misbehave {
 
     fn process(&mut self, batch: &Batch<'_>, out: &mut Output) -> Result<(), String> {
         match self.mode {
-            Mode::Ok | Mode::InitError => batch.iter().for_each(|_| out.keep()),
+            Mode::Ok | Mode::InitError | Mode::InitLoop => batch.iter().for_each(|_| out.keep()),
             Mode::Loop => spin_forever(),
             Mode::Memory => exhaust_memory(),
             Mode::Recursion => {
@@ -169,6 +172,9 @@ mod tests {
         assert_eq!(mode(r#"{"mode": "huge-output"}"#), Ok(Mode::HugeOutput));
         assert!(mode(r#"{"mode": "init-error"}"#).unwrap_err().contains("refuses"));
         assert!(mode(r#"{"mode": "trap-on"}"#).unwrap_err().contains("needle"));
+        // Parsed only: init would never return.
+        let params: Params = serde_json::from_str(r#"{"mode": "init-loop"}"#).unwrap();
+        assert_eq!(params.mode, Mode::InitLoop);
         assert!(mode(r#"{"mode": "sideways"}"#).unwrap_err().contains("field `mode`: unknown variant `sideways`"));
     }
 

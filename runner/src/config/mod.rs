@@ -151,4 +151,6 @@ impl std::fmt::Debug for Pipeline {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -55,7 +55,13 @@ pub struct Group<'a> {
     pub last: i64,
 }
 
-/// The start of the UTC hour that holds `ms`.
+/// The earliest time whose hour starts within `i64`: [`hour_bucket`] is
+/// defined from here on. (About 292 million years BC; `process` rejects
+/// anything earlier. [`read_canonical`] reads no number that large.)
+pub const EARLIEST_EVENT_TIME: i64 = i64::MIN / HOUR_MS * HOUR_MS;
+
+/// The start of the UTC hour that holds `ms`, for `ms` from
+/// [`EARLIEST_EVENT_TIME`] on.
 pub fn hour_bucket(ms: i64) -> i64 {
     ms.div_euclid(HOUR_MS) * HOUR_MS
 }
@@ -295,6 +301,14 @@ fn plain_string(s: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&s[..end], &s[end + 1..]))
 }
 
+/// `event`, if its time has an hour bucket.
+fn bucketed(event: Normalized<'_>) -> Result<Normalized<'_>, String> {
+    if event.event_time < EARLIEST_EVENT_TIME {
+        return Err(format!("eventTime {} is before the earliest hour bucket", event.event_time));
+    }
+    Ok(event)
+}
+
 #[derive(Debug)]
 pub struct Stats {
     /// Sessions in the last batch, to size the next one's aggregate.
@@ -333,7 +347,8 @@ impl Transform for Stats {
                 continue;
             }
             // (Text serde_json read is UTF-8, so `add` takes it.)
-            match read(record.value).and_then(|event| agg.add(event.into()).map_err(|e| e.to_string())) {
+            let event = read(record.value).and_then(bucketed);
+            match event.and_then(|event| agg.add(event.into()).map_err(|e| e.to_string())) {
                 Ok(()) => out.keep(),
                 Err(e) => out.reject(format!(
                     "not a normalized event {{\"sessionId\",\"eventType\",\"eventTime\"}} (is validate before stats?): {e}"
@@ -357,6 +372,9 @@ impl Transform for Stats {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {

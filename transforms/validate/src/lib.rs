@@ -264,4 +264,6 @@ pub(crate) fn quoted(s: &str) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

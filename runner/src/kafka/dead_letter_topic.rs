@@ -2,8 +2,9 @@
 //!
 //! The `dead_letter` table, written in the batch's transaction, is the
 //! record of truth and the outbox: its rows name the topic until their copy
-//! is delivered (`acks=all`, idempotent producer), and a partition's worker
-//! publishes what is left when it starts. So every dead letter reaches the
+//! is delivered (`acks=all`, idempotent producer). Each partition's outbox
+//! task (`pipeline::outbox`) publishes from it, off the batch path, and
+//! again after a failure or a restart. So every dead letter reaches the
 //! topic at least once, also across a crash between the commit and the
 //! delivery.
 
@@ -63,7 +64,7 @@ impl DeadLetterTopic {
             match result {
                 Ok(_) => delivered.push(letter.offset),
                 Err((e, _)) => {
-                    tracing::error!(topic = self.topic.as_str(), offset = letter.offset, error = %e, "publishing a dead letter to Kafka failed; it stays in the outbox and is published when the partition starts again");
+                    tracing::error!(topic = self.topic.as_str(), offset = letter.offset, error = %e, "publishing a dead letter to Kafka failed; it stays in the outbox and is tried again");
                 }
             }
         }

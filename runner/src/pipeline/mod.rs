@@ -5,9 +5,12 @@
 //! - [`rows`]: turns the chain's answer into the sink's batch write.
 //! - [`split`]: rows the database refuses, found by writing the batch again
 //!   in parts; their records become dead letters, the rest commits.
+//! - [`outbox`]: a partition's publisher of dead letters to the dead-letter
+//!   topic, off the batch path, from the dead-letter table.
 //! - [`setup`]: what `run` and `check` share: loading the chain, planning the
 //!   tables against what the stages declare, checking the database.
 
+mod outbox;
 mod rows;
 mod setup;
 mod split;

@@ -10,6 +10,10 @@
 //! | or errors for the whole batch)            | same batch with backoff              |
 //! | the database is down, busy or read-only,  | the same batch is retried with backoff, forever |
 //! | or refuses the batch for another reason   |                                      |
+//! | a step of the write gets no answer within | its connection is closed (the server |
+//! | `write_timeout_ms` (a hung link)          | rolls back) and the batch retried    |
+//! | the dead-letter topic refuses or is slow  | nothing waits: the outbox task tries |
+//! |                                           | again; the batches go on             |
 //! | the offset fence says another consumer    | the batch is dropped and the worker  |
 //! | wrote                                     | resumes from the stored offset       |
 //! | the partition is revoked / shutdown       | the batch in hand finishes, or is    |
@@ -21,6 +25,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::Prepared;
+use super::outbox::Outbox;
 use super::rows;
 use super::split::{self, SplitError};
 use crate::config::Pipeline;
@@ -36,10 +41,10 @@ pub struct Shared {
     pub runtime: tokio::runtime::Handle,
     pub(super) spec: ChainSpec,
     limits: BatchLimits,
-    max_backoff: Duration,
+    pub(super) max_backoff: Duration,
     /// How long one step of a batch's write may wait on the database.
     pub(super) write_timeout: Duration,
-    dead_letter_topic: Option<DeadLetterTopic>,
+    pub(super) dead_letter_topic: Option<DeadLetterTopic>,
 }
 
 impl Shared {
@@ -122,13 +127,27 @@ pub async fn run(
     shared: Arc<Shared>,
     partition: i32,
     stored: Option<i64>,
-    mut records: mpsc::Receiver<Routed>,
+    records: mpsc::Receiver<Routed>,
     control: PartitionControl,
 ) {
-    let Some(mut chain) = load_chain(&shared, partition, &control).await else {
+    let outbox = Outbox::start(&shared, partition);
+    run_partition(&shared, partition, stored, records, &control, outbox.as_ref()).await;
+    if let Some(outbox) = outbox {
+        outbox.close().await;
+    }
+}
+
+async fn run_partition(
+    shared: &Arc<Shared>,
+    partition: i32,
+    stored: Option<i64>,
+    mut records: mpsc::Receiver<Routed>,
+    control: &PartitionControl,
+    outbox: Option<&Outbox>,
+) {
+    let Some(mut chain) = load_chain(shared, partition, control).await else {
         return;
     };
-    publish_left_over(&shared, partition).await;
     let mut expected = stored;
     let mut cursor = Cursor { epoch: 0, position: stored };
     let mut in_hand: Option<Transformed> = None;
@@ -138,7 +157,7 @@ pub async fn run(
         let (done, sink_free) = tokio::sync::oneshot::channel::<()>();
         let writing = async {
             let written = match &in_hand {
-                Some(t) => Some(write(&shared, t, expected, &control).await),
+                Some(t) => Some(write(shared, t, expected, control, outbox).await),
                 None => None,
             };
             drop(done);
@@ -147,7 +166,7 @@ pub async fn run(
         let sink_free = async move {
             let _ = sink_free.await;
         };
-        let preparing = prepare(&shared, chain, partition, &mut records, &mut cursor, &control, sink_free);
+        let preparing = prepare(shared, chain, partition, &mut records, &mut cursor, control, sink_free);
         let (written, prepared) = tokio::join!(writing, preparing);
         let Some(Transformed { batch, .. }) = in_hand.take() else {
             // Nothing was being written: the first batch, or after a seek.
@@ -204,7 +223,13 @@ async fn prepare(
 
 /// Writes `t` in one transaction, fenced on `expected`, retrying database
 /// errors with backoff until it lands, is fenced out, or the partition stops.
-async fn write(shared: &Shared, t: &Transformed, expected: Option<i64>, control: &PartitionControl) -> Written {
+async fn write(
+    shared: &Shared,
+    t: &Transformed,
+    expected: Option<i64>,
+    control: &PartitionControl,
+    outbox: Option<&Outbox>,
+) -> Written {
     let write = rows::batch_write(
         shared.pipeline.config.name.as_str(),
         &shared.topic,
@@ -229,7 +254,7 @@ async fn write(shared: &Shared, t: &Transformed, expected: Option<i64>, control:
         .await
         {
             Ok(()) => {
-                committed(shared, t, control, write.next, &write.dead_letters, started).await;
+                committed(t, control, outbox, write.next, &write.dead_letters, started);
                 return Written::Committed { next: write.next };
             }
             Err(SinkError::Fenced { stored, .. }) => return Written::Fenced { stored },
@@ -237,7 +262,7 @@ async fn write(shared: &Shared, t: &Transformed, expected: Option<i64>, control:
                 tracing::warn!(partition = write.partition, error = %e, "the database refused a row; splitting the batch to find it");
                 match split::write(shared, &t.batch, expected, write.next).await {
                     Ok(dead_letters) => {
-                        committed(shared, t, control, write.next, &dead_letters, started).await;
+                        committed(t, control, outbox, write.next, &dead_letters, started);
                         return Written::Committed { next: write.next };
                     }
                     Err(SplitError::Sink(SinkError::Fenced { stored, .. })) => return Written::Fenced { stored },
@@ -259,16 +284,18 @@ async fn write(shared: &Shared, t: &Transformed, expected: Option<i64>, control:
 }
 
 /// After a batch's commit: the Kafka commit, the dead-letter topic, the log.
-async fn committed(
-    shared: &Shared,
+fn committed(
     t: &Transformed,
     control: &PartitionControl,
+    outbox: Option<&Outbox>,
     next: i64,
     dead_letters: &[DeadLetter],
     started: std::time::Instant,
 ) {
     control.committed(next);
-    publish(shared, t.batch.partition, dead_letters).await;
+    if let Some(outbox) = outbox.filter(|_| !dead_letters.is_empty()) {
+        outbox.wake();
+    }
     tracing::debug!(
         partition = t.batch.partition,
         records = t.batch.records.len(),
@@ -278,41 +305,6 @@ async fn committed(
         write_ms = started.elapsed().as_secs_f64() * 1e3,
         "batch written"
     );
-}
-
-/// Copies dead letters to the dead-letter topic, if there is one, and marks
-/// what was delivered in the outbox (the dead-letter table).
-async fn publish(shared: &Shared, partition: i32, dead_letters: &[DeadLetter]) {
-    let Some(dlq) = &shared.dead_letter_topic else { return };
-    if dead_letters.is_empty() {
-        return;
-    }
-    let delivered = dlq.publish(&shared.topic, partition, dead_letters).await;
-    let p = &shared.prepared;
-    let table = &shared.pipeline.config.dead_letter.table;
-    let pipeline = shared.pipeline.config.name.as_str();
-    if let Err(e) = sink::mark_published(&p.pool, table, pipeline, &shared.topic, partition, &delivered).await {
-        // They go out again after a restart: at least once.
-        tracing::warn!(partition, error = %e, "could not mark dead letters as published");
-    }
-}
-
-/// Publishes what a previous run of this partition left in the outbox.
-async fn publish_left_over(shared: &Shared, partition: i32) {
-    if shared.dead_letter_topic.is_none() {
-        return;
-    }
-    let p = &shared.prepared;
-    let table = &shared.pipeline.config.dead_letter.table;
-    let pipeline = shared.pipeline.config.name.as_str();
-    match sink::unpublished(&p.pool, table, pipeline, &shared.topic, partition).await {
-        Ok(left) if left.is_empty() => {}
-        Ok(left) => {
-            tracing::info!(partition, count = left.len(), "publishing dead letters a previous run left unpublished");
-            publish(shared, partition, &left).await;
-        }
-        Err(e) => tracing::warn!(partition, error = %e, "could not read the dead-letter outbox"),
-    }
 }
 
 /// Loads this worker's own instances of the stages, retrying while that

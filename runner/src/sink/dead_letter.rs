@@ -48,26 +48,28 @@ impl DeadLetter {
     }
 }
 
-/// The dead letters of one partition whose copy has not been delivered to a
-/// dead-letter topic yet, in offset order (whatever topic they were meant
-/// for: they go to the one configured now).
+/// The first `limit` dead letters of one partition whose copy has not been
+/// delivered to a dead-letter topic yet, in offset order (whatever topic
+/// they were meant for: they go to the one configured now).
 pub async fn unpublished(
     pool: &MySqlPool,
     table: &SqlIdent,
     pipeline: &str,
     topic: &str,
     partition: i32,
+    limit: u32,
 ) -> Result<Vec<DeadLetter>, sqlx::Error> {
     type Row = (String, String, i64, Option<Vec<u8>>, Option<Vec<u8>>);
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT stage, reason, kafka_offset, record_key, record_value FROM {} \
          WHERE pipeline = ? AND topic = ? AND kafka_partition = ? AND to_publish IS NOT NULL \
-         ORDER BY kafka_offset",
+         ORDER BY kafka_offset LIMIT ?",
         table.quoted()
     ))
     .bind(pipeline)
     .bind(topic)
     .bind(partition)
+    .bind(limit)
     .fetch_all(pool)
     .await?;
     Ok(rows

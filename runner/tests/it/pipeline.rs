@@ -14,9 +14,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::helpers::db::fresh_database;
-use crate::helpers::kafka::{TestTopic, consume_all, fresh_topic, fresh_topic_with};
+use crate::helpers::kafka::{TestTopic, consume_all, fresh_topic, fresh_topic_name, fresh_topic_with, topic_named};
 use crate::helpers::sluice::{
-    Load, Sluice, assert_exact, expected_offsets, produce, wait_for_offsets, write_pipeline,
+    Load, Sluice, assert_exact, expected_offsets, produce, wait_for_offsets, write_pipeline, write_pipeline_with,
     write_pipeline_with_dead_letter_topic, write_pipeline_with_stage,
 };
 
@@ -547,6 +547,71 @@ async fn dead_letters_not_delivered_before_a_kill_reach_the_topic_after_a_restar
     let mut want = pills;
     want.sort();
     assert_eq!(got, want, "every dead letter is on the topic, at least once");
+    dlq.delete().await;
+    run.topic.delete().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_topic_that_cannot_take_copies_holds_up_no_batch() {
+    let mut run = Run::new("outbox-slow").await;
+    // The dead-letter topic does not exist yet and may not be created on
+    // first use: each copy waits for it until librdkafka gives up (30 s).
+    // The batches must not wait with them.
+    let dlq_name = fresh_topic_name("outbox-slow-dlq");
+    run.config = write_pipeline_with(
+        run.dir.path(),
+        &[("allow.auto.create.topics", "false")],
+        "max_retry_backoff_ms = 1000",
+        Some(&dlq_name),
+    );
+    let text = std::fs::read_to_string(&run.config).expect("read the pipeline");
+    std::fs::write(&run.config, text.replace("max_records = 500", "max_records = 50")).expect("write the pipeline");
+    let mut sluice = run.sluice();
+    let events = produce(Load {
+        count: 1000,
+        sessions: 5,
+        seed: 61,
+        ..Load::to(&run.topic, run.dir.path().join("events.jsonl"))
+    })
+    .await;
+    let pills = events.iter().filter(|e| e.poison.is_some()).count();
+    assert!(pills >= 20, "loadgen sent poison pills ({pills})");
+    // 1,000 events in batches of at most 50: at least 20 batches, most with
+    // a dead letter. Waiting 30 s for each would take many minutes.
+    let started = std::time::Instant::now();
+    run.wait_committed(&events, &mut sluice).await;
+    assert_exact(&run.pool, &run.topic.name, &events).await;
+    eprintln!("all batches committed {:?} after the load, with the dead-letter topic missing", started.elapsed());
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letter WHERE to_publish IS NOT NULL")
+        .fetch_one(&run.pool)
+        .await
+        .expect("outbox");
+    assert!(pending > 0, "the copies are still in the outbox");
+
+    // Once the topic exists, the running process delivers every copy.
+    let dlq = topic_named(&dlq_name, 1, &[]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letter WHERE to_publish IS NOT NULL")
+            .fetch_one(&run.pool)
+            .await
+            .expect("outbox");
+        if pending == 0 {
+            break;
+        }
+        sluice.assert_running();
+        assert!(tokio::time::Instant::now() < deadline, "{pending} dead letters still unpublished after 120 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (copies, _) = consume_all(&dlq.brokers, &dlq.name, pills, Duration::from_secs(30)).await;
+    let mut got: Vec<&[u8]> = copies.iter().map(|c| c.value.as_slice()).collect();
+    let mut want: Vec<&[u8]> = events.iter().filter(|e| e.poison.is_some()).map(|e| e.value.as_bytes()).collect();
+    for v in [&mut got, &mut want] {
+        v.sort_unstable();
+        v.dedup();
+    }
+    assert_eq!(got, want, "every dead letter reached the topic");
+    assert!(sluice.terminate().success());
     dlq.delete().await;
     run.topic.delete().await;
 }

@@ -48,9 +48,19 @@ pub async fn fresh_topic(prefix: &str, partitions: i32) -> TestTopic {
 
 /// [`fresh_topic`] with topic settings (`min.insync.replicas`, say).
 pub async fn fresh_topic_with(prefix: &str, partitions: i32, settings: &[(&str, &str)]) -> TestTopic {
+    topic_named(&fresh_topic_name(prefix), partitions, settings).await
+}
+
+/// A topic name no other test uses.
+pub fn fresh_topic_name(prefix: &str) -> String {
+    format!("sluice-test-{prefix}-{}-{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+/// Creates the topic `name`, like [`fresh_topic_with`].
+pub async fn topic_named(name: &str, partitions: i32, settings: &[(&str, &str)]) -> TestTopic {
     let brokers = brokers();
     require_broker(&brokers);
-    let name = format!("sluice-test-{prefix}-{}-{:08x}", std::process::id(), rand::random::<u32>());
+    let name = name.to_string();
     let mut topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(1));
     for (key, value) in settings {
         topic = topic.set(key, value);

@@ -8,20 +8,11 @@
 #[path = "it/helpers/mod.rs"]
 mod helpers;
 
-use std::process::Command;
 use std::time::Duration;
 
 use helpers::db::fresh_database;
 use helpers::kafka::fresh_topic;
-use helpers::sluice::{
-    Load, Sluice, assert_exact, expected_offsets, produce, repo_root, wait_for_offsets, write_pipeline,
-};
-
-fn stack(action: &str) {
-    let status =
-        Command::new(repo_root().join("scripts/stack")).args([action, "mariadb"]).status().expect("run scripts/stack");
-    assert!(status.success(), "scripts/stack {action} mariadb failed");
-}
+use helpers::sluice::{Load, Sluice, assert_exact, expected_offsets, produce, stack, wait_for_offsets, write_pipeline};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sluice_waits_out_a_database_restart_and_stays_exact() {
@@ -49,12 +40,12 @@ async fn sluice_waits_out_a_database_restart_and_stays_exact() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     sluice.assert_running();
     drop(pool);
-    tokio::task::spawn_blocking(|| stack("down")).await.expect("stop MariaDB");
+    tokio::task::spawn_blocking(|| stack("down", "mariadb")).await.expect("stop MariaDB");
     // Longer than the pool's 10 s acquire timeout, so that writes fail
     // (rather than only wait for a connection) while the database is away.
     tokio::time::sleep(Duration::from_secs(12)).await;
     sluice.assert_running();
-    tokio::task::spawn_blocking(|| stack("up")).await.expect("start MariaDB");
+    tokio::task::spawn_blocking(|| stack("up", "mariadb")).await.expect("start MariaDB");
 
     let events = producing.await.expect("producer task");
     let pool = sluice::db::connect(&url, &Default::default(), 2).await.expect("reconnect");

@@ -16,6 +16,15 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
 }
 
+/// `scripts/stack ACTION SERVICE`: stops or starts one of the shared
+/// services (the restart tests, each a test binary of its own).
+#[allow(dead_code, reason = "used by the restart tests, test binaries of their own")]
+pub fn stack(action: &str, service: &str) {
+    let status =
+        Command::new(repo_root().join("scripts/stack")).args([action, service]).status().expect("run scripts/stack");
+    assert!(status.success(), "scripts/stack {action} {service} failed");
+}
+
 /// The seed pipeline, pointed at `target/transforms/*.wasm` by absolute
 /// path, written into `dir`. Panics if the modules are not built.
 pub fn write_pipeline(dir: &Path) -> PathBuf {

@@ -60,6 +60,21 @@ pub enum Command {
         #[arg(long)]
         until_idle: bool,
     },
+    /// Watch a running Sluice live from its metrics endpoint, from this or
+    /// another host: records/s per stage, lag per partition, dead letters,
+    /// batch latency, module versions. q, Esc or Ctrl-C quits.
+    Top {
+        /// Where Sluice serves its metrics (`/metrics` unless a path is given).
+        #[arg(long, default_value = "http://127.0.0.1:9898")]
+        url: String,
+        /// Time between scrapes, in milliseconds.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..))]
+        interval_ms: u64,
+        /// Print one frame as plain text (from two scrapes --interval-ms
+        /// apart, so that rates exist) and exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Apply the database migrations and exit.
     Migrate {
         /// The pipeline file whose database to migrate.
@@ -75,6 +90,9 @@ pub fn main() -> anyhow::Result<()> {
     let default_config = || PathBuf::from(std::env::var("SLUICE_CONFIG").unwrap_or_else(|_| "pipeline.toml".into()));
     match cli.command {
         Some(Command::Try { config, input, json }) => crate::dry_run::main(&config, &input, json),
+        Some(Command::Top { url, interval_ms, once }) => {
+            crate::top::main(&url, std::time::Duration::from_millis(interval_ms), once)
+        }
         Some(Command::Migrate { config }) => {
             let pipeline = Pipeline::load(&config)?;
             runtime(&pipeline)?.block_on(migrate(pipeline))

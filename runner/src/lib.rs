@@ -24,8 +24,16 @@
 //!   per-partition worker owns the retry policy.
 //! - [`status`]: `sluice status`: lag, rows and dead letters, once or live,
 //!   read through [`kafka`] and [`sink`].
+//! - [`top`]: `sluice top`: a live terminal view of a running Sluice from
+//!   any host that reaches its `/metrics` (records/s, lag, dead letters,
+//!   batch latency, module versions); `--once` prints one frame as text.
 //! - [`cli`]: the `sluice` command line; `src/bin/sluice.rs` only calls it.
 //! - [`telemetry`]: logging setup.
+//! - [`metrics`]: every metric's name, labels and meaning, recorded through
+//!   the `metrics` facade, rendered for Prometheus.
+//! - [`health`]: liveness (no wedged worker) and readiness (broker and
+//!   database answer, partitions assigned, no broken stage).
+//! - [`http`]: `/healthz`, `/readyz` and `/metrics` (axum), started by `run`.
 //! - [`memory`]: the allocator's settings (fewer arenas, large buffers
 //!   returned to the kernel), applied by the binary before any thread starts.
 //! - [`transform`]: the WebAssembly sandbox: the checks on a module's bytes
@@ -41,10 +49,14 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod dry_run;
+pub mod health;
+pub mod http;
 pub mod kafka;
 pub mod memory;
+pub mod metrics;
 pub mod pipeline;
 pub mod sink;
 pub mod status;
 pub mod telemetry;
+pub mod top;
 pub mod transform;

@@ -7,6 +7,7 @@
 
 mod dead_letter;
 mod error;
+mod http;
 mod interpolate;
 mod names;
 mod ranged;
@@ -21,6 +22,7 @@ use serde::Deserialize;
 
 pub use dead_letter::DeadLetterConfig;
 pub use error::{ConfigError, FieldError};
+pub use http::{HttpConfig, Listen};
 pub use interpolate::{EnvString, Secret, expand};
 pub use names::{Name, SqlIdent};
 pub use ranged::Ranged;
@@ -42,6 +44,8 @@ pub struct PipelineConfig {
     pub sink: SinkConfig,
     #[serde(default)]
     pub dead_letter: DeadLetterConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
 }
 
 /// A loaded, checked pipeline and where it came from.

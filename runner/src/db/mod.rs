@@ -88,6 +88,11 @@ pub async fn connect(url: &str, tls: &DatabaseTls, max_connections: u32) -> Resu
         .map_err(|source| DbError::Connect { host, port, source })
 }
 
+/// `SELECT 1` on a connection of the pool.
+pub async fn ping(pool: &MySqlPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(drop)
+}
+
 /// Applies every pending migration. Safe to run from several processes at
 /// once: they queue on a named lock. (sqlx's own lock asks MySQL for an
 /// infinite wait with a timeout of -1, which MariaDB reads as no wait at all,

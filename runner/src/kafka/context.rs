@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use tokio::sync::mpsc;
@@ -41,7 +42,20 @@ pub(super) struct SourceContext {
     pub channel_capacity: usize,
 }
 
-impl ClientContext for SourceContext {}
+impl ClientContext for SourceContext {
+    /// librdkafka's statistics, every `statistics.interval.ms`: the lag of
+    /// each partition this process consumes (log end − committed offset;
+    /// Kafka's committed offset follows the one stored in MySQL).
+    fn stats(&self, statistics: Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else { return };
+        let assigned = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+        for (partition, stats) in &topic.partitions {
+            if *partition >= 0 && assigned.contains_key(partition) && stats.consumer_lag >= 0 {
+                crate::metrics::lag(*partition, stats.consumer_lag);
+            }
+        }
+    }
+}
 
 impl ConsumerContext for SourceContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {

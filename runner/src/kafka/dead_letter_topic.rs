@@ -37,7 +37,8 @@ impl DeadLetterTopic {
 
     /// Publishes each dead letter with its original key and value, and where
     /// it came from and why in headers (`sluice-stage`, `sluice-reason`,
-    /// `sluice-topic`, `sluice-partition`, `sluice-offset`). Waits for every
+    /// `sluice-topic`, `sluice-partition`, `sluice-offset`,
+    /// `sluice-module-sha256`). Waits for every
     /// delivery and returns the offsets of the letters delivered; failures
     /// are logged.
     pub async fn publish(&self, topic: &str, partition: i32, letters: &[DeadLetter]) -> Vec<i64> {
@@ -49,7 +50,11 @@ impl DeadLetterTopic {
                 .insert(Header { key: "sluice-reason", value: Some(letter.reason.as_bytes()) })
                 .insert(Header { key: "sluice-topic", value: Some(topic.as_bytes()) })
                 .insert(Header { key: "sluice-partition", value: Some(partition_text.as_bytes()) })
-                .insert(Header { key: "sluice-offset", value: Some(offset_text.as_bytes()) });
+                .insert(Header { key: "sluice-offset", value: Some(offset_text.as_bytes()) })
+                .insert(Header {
+                    key: "sluice-module-sha256",
+                    value: letter.module_sha256.as_deref().map(str::as_bytes),
+                });
             let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
             if let Some(key) = &letter.key {
                 record = record.key(key.as_slice());

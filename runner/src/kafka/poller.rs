@@ -78,6 +78,8 @@ impl Source {
                 ("queued.max.messages.kbytes", "16384"),
                 ("queued.min.messages", &prefetch),
                 ("fetch.wait.max.ms", "50"),
+                // The consumer lag metric comes from librdkafka's statistics.
+                ("statistics.interval.ms", "5000"),
             ],
             &[
                 ("group.id", config.group_id.as_str()),

@@ -35,6 +35,16 @@ impl Watermarks {
         Ok(ends)
     }
 
+    /// Whether the broker answers a metadata request for the topic within
+    /// `timeout` (blocking).
+    pub fn reachable(&self, timeout: Duration) -> Result<(), rdkafka::error::KafkaError> {
+        let metadata = self.consumer.fetch_metadata(Some(&self.topic), timeout)?;
+        match metadata.topics().first().and_then(|t| t.error()) {
+            Some(e) => Err(rdkafka::error::KafkaError::MetadataFetch(e.into())),
+            None => Ok(()),
+        }
+    }
+
     pub fn topic(&self) -> &str {
         &self.topic
     }

@@ -36,6 +36,7 @@ pub(super) fn batch_write<'a>(
                 offset: record.offset,
                 key: record.key.clone(),
                 value: Some(record.value.clone()),
+                module_sha256: output.stages.get(rejection.stage_index).map(|s| s.module_sha256.clone()),
             });
         }
     }

@@ -31,13 +31,14 @@ pub(super) enum SplitError {
 
 /// Writes `batch` in parts as described above, moving the offset from
 /// `expected` to `next`, and returns every dead letter it wrote (the chain's
-/// rejects and the records whose rows the server refused), in offset order.
+/// rejects and the records whose rows the server refused), in offset order,
+/// and the rows it wrote.
 pub(super) async fn write(
     shared: &Shared,
     batch: &Batch,
     expected: Option<i64>,
     next: i64,
-) -> Result<Vec<DeadLetter>, SplitError> {
+) -> Result<Landed, SplitError> {
     let p = &shared.prepared;
     let pipeline = shared.pipeline.config.name.as_str();
     let mut chain = load(shared).await?;
@@ -53,6 +54,7 @@ pub(super) async fn write(
     };
     let mut tx = BatchTx::begin(&p.pool, &p.plans, p.max_packet, shared.write_timeout, &whole).await?;
     let mut dead_letters = Vec::new();
+    let mut rows: Vec<(usize, usize)> = Vec::new();
     let mut parts: Vec<Range<usize>> = Vec::new();
     parts.push(0..batch.records.len());
     while let Some(range) = parts.pop() {
@@ -65,7 +67,15 @@ pub(super) async fn write(
         (output, chain) = run(chain, part.clone()).await?;
         let write = rows::batch_write(pipeline, &shared.topic, &p.plans, &part, expected, &output, None);
         match tx.try_rows(&write.tables).await? {
-            None => dead_letters.extend(write.dead_letters),
+            None => {
+                dead_letters.extend(write.dead_letters);
+                for table in &write.tables {
+                    match rows.iter_mut().find(|(plan, _)| *plan == table.plan) {
+                        Some((_, n)) => *n += table.rows.len(),
+                        None => rows.push((table.plan, table.rows.len())),
+                    }
+                }
+            }
             Some(refused) if range.len() == 1 => {
                 let record = &part.records[0];
                 let plan = &p.plans[refused.plan];
@@ -82,6 +92,11 @@ pub(super) async fn write(
                     offset: record.offset,
                     key: record.key.clone(),
                     value: Some(record.value.clone()),
+                    module_sha256: output
+                        .stages
+                        .iter()
+                        .find(|s| *s.stage == *plan.stage)
+                        .map(|s| s.module_sha256.clone()),
                 });
             }
             Some(_) => {
@@ -94,7 +109,13 @@ pub(super) async fn write(
     }
     tx.dead_letters(&shared.pipeline.config.dead_letter.table, &dead_letters).await?;
     tx.commit().await?;
-    Ok(dead_letters)
+    Ok(Landed { dead_letters, rows })
+}
+
+/// What a split wrote: every dead letter, and (plan, rows) per table.
+pub(super) struct Landed {
+    pub dead_letters: Vec<DeadLetter>,
+    pub rows: Vec<(usize, usize)>,
 }
 
 /// A chain of this split's own: the worker's is busy with the next batch.

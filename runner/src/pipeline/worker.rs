@@ -29,9 +29,11 @@ use super::outbox::Outbox;
 use super::rows;
 use super::split::{self, SplitError};
 use crate::config::Pipeline;
+use crate::health::Health;
 use crate::kafka::{BatchLimits, Cursor, DeadLetterTopic, PartitionControl, Routed, next_batch};
+use crate::metrics::{self, ReasonClass, RetryCause};
 use crate::sink::{self, DeadLetter, ErrorClass, SinkError};
-use crate::transform::{Batch, Chain, ChainOutput, ChainSpec};
+use crate::transform::{Batch, Chain, ChainOutput, ChainSpec, RecordOutcome, Swaps};
 
 /// What every worker of a pipeline shares.
 pub struct Shared {
@@ -45,6 +47,9 @@ pub struct Shared {
     /// How long one step of a batch's write may wait on the database.
     pub(super) write_timeout: Duration,
     pub(super) dead_letter_topic: Option<DeadLetterTopic>,
+    pub(super) health: Arc<Health>,
+    /// Modules the watcher swapped in, for each chain's next batch.
+    pub(super) swaps: Arc<Swaps>,
 }
 
 impl Shared {
@@ -52,7 +57,12 @@ impl Shared {
         self.dead_letter_topic.as_ref().map(DeadLetterTopic::name)
     }
 
-    pub fn new(pipeline: Pipeline, prepared: Prepared) -> anyhow::Result<Shared> {
+    pub fn new(
+        pipeline: Pipeline,
+        prepared: Prepared,
+        health: Arc<Health>,
+        swaps: Arc<Swaps>,
+    ) -> anyhow::Result<Shared> {
         let source = &pipeline.config.source;
         let dead_letter_topic = match &pipeline.config.dead_letter.topic {
             Some(topic) => Some(DeadLetterTopic::new(source, topic.as_str())?),
@@ -73,6 +83,8 @@ impl Shared {
             dead_letter_topic,
             pipeline,
             prepared,
+            health,
+            swaps,
         })
     }
 }
@@ -130,11 +142,13 @@ pub async fn run(
     records: mpsc::Receiver<Routed>,
     control: PartitionControl,
 ) {
+    shared.health.partition_started(partition);
     let outbox = Outbox::start(&shared, partition);
     run_partition(&shared, partition, stored, records, &control, outbox.as_ref()).await;
     if let Some(outbox) = outbox {
         outbox.close().await;
     }
+    shared.health.partition_stopped(partition);
 }
 
 async fn run_partition(
@@ -243,7 +257,8 @@ async fn write(
     let mut backoff = Backoff::new(shared.max_backoff);
     let p = &shared.prepared;
     loop {
-        let (class, error) = match sink::write_batch(
+        let step = shared.health.step(write.partition);
+        let attempt = sink::write_batch(
             &p.pool,
             &p.plans,
             &shared.pipeline.config.dead_letter.table,
@@ -251,31 +266,40 @@ async fn write(
             shared.write_timeout,
             &write,
         )
-        .await
-        {
+        .await;
+        let (cause, error) = match attempt {
             Ok(()) => {
-                committed(t, control, outbox, write.next, &write.dead_letters, started);
+                let rows: Vec<(usize, usize)> = write.tables.iter().map(|t| (t.plan, t.rows.len())).collect();
+                committed(shared, t, control, outbox, write.next, &write.dead_letters, &rows, started);
                 return Written::Committed { next: write.next };
             }
-            Err(SinkError::Fenced { stored, .. }) => return Written::Fenced { stored },
+            Err(SinkError::Fenced { stored, .. }) => {
+                metrics::retry(RetryCause::Fenced);
+                return Written::Fenced { stored };
+            }
             Err(e) if e.class() == ErrorClass::BadRow => {
                 tracing::warn!(partition = write.partition, error = %e, "the database refused a row; splitting the batch to find it");
                 match split::write(shared, &t.batch, expected, write.next).await {
-                    Ok(dead_letters) => {
-                        committed(t, control, outbox, write.next, &dead_letters, started);
+                    Ok(landed) => {
+                        committed(shared, t, control, outbox, write.next, &landed.dead_letters, &landed.rows, started);
                         return Written::Committed { next: write.next };
                     }
-                    Err(SplitError::Sink(SinkError::Fenced { stored, .. })) => return Written::Fenced { stored },
-                    Err(SplitError::Sink(e)) => (e.class(), e.to_string()),
-                    Err(e @ SplitError::Transform(_)) => (ErrorClass::Operator, e.to_string()),
+                    Err(SplitError::Sink(SinkError::Fenced { stored, .. })) => {
+                        metrics::retry(RetryCause::Fenced);
+                        return Written::Fenced { stored };
+                    }
+                    Err(SplitError::Sink(e)) => (retry_cause(&e), e.to_string()),
+                    Err(e @ SplitError::Transform(_)) => (RetryCause::DatabaseRefused, e.to_string()),
                 }
             }
-            Err(e) => (e.class(), e.to_string()),
+            Err(e) => (retry_cause(&e), e.to_string()),
         };
-        if class == ErrorClass::Transient {
-            tracing::warn!(partition = write.partition, %error, "database write failed; retrying the batch");
-        } else {
+        drop(step);
+        metrics::retry(cause);
+        if cause == RetryCause::DatabaseRefused {
             tracing::error!(partition = write.partition, %error, "database refused the batch; retrying it until the database is fixed");
+        } else {
+            tracing::warn!(partition = write.partition, %error, "database write failed; retrying the batch");
         }
         if !backoff.wait(control).await {
             return Written::Stopped; // revoked or shutting down: nothing was written
@@ -283,28 +307,76 @@ async fn write(
     }
 }
 
-/// After a batch's commit: the Kafka commit, the dead-letter topic, the log.
+/// What a failed write is counted as.
+fn retry_cause(error: &SinkError) -> RetryCause {
+    match (error, error.class()) {
+        (SinkError::TimedOut(_), _) => RetryCause::DatabaseTimeout,
+        (_, ErrorClass::Transient) => RetryCause::Database,
+        _ => RetryCause::DatabaseRefused,
+    }
+}
+
+/// After a batch's commit: the Kafka commit, the dead-letter topic, the
+/// metrics, the log. `rows` is (plan, rows written) per table.
+#[allow(clippy::too_many_arguments, reason = "one call per way a batch commits; all of it is the batch's")]
 fn committed(
+    shared: &Shared,
     t: &Transformed,
     control: &PartitionControl,
     outbox: Option<&Outbox>,
     next: i64,
     dead_letters: &[DeadLetter],
+    rows: &[(usize, usize)],
     started: std::time::Instant,
 ) {
     control.committed(next);
     if let Some(outbox) = outbox.filter(|_| !dead_letters.is_empty()) {
         outbox.wake();
     }
+    let write_seconds = started.elapsed().as_secs_f64();
+    for report in &t.output.stages {
+        let seconds = report.elapsed.as_secs_f64();
+        metrics::stage(
+            &report.stage,
+            report.records_in,
+            report.kept,
+            report.replaced,
+            report.rejected,
+            report.isolated,
+            seconds,
+        );
+    }
+    for letter in dead_letters {
+        metrics::dead_letter(&letter.stage, reason_class(t, letter.offset));
+    }
+    for (plan, n) in rows {
+        metrics::rows(shared.prepared.plans[*plan].table.as_str(), *n);
+    }
+    metrics::batch(t.batch.records.len(), t.transform_ms / 1e3 + write_seconds, write_seconds);
     tracing::debug!(
         partition = t.batch.partition,
         records = t.batch.records.len(),
         next,
         transform_ms = t.transform_ms,
         age_ms = t.age_ms,
-        write_ms = started.elapsed().as_secs_f64() * 1e3,
+        write_ms = write_seconds * 1e3,
         "batch written"
     );
+}
+
+/// Why the record at `offset` is a dead letter: a stage's verdict or
+/// failure, or else the database's refusal of its row.
+fn reason_class(t: &Transformed, offset: i64) -> ReasonClass {
+    let first = t.batch.records.first().map_or(0, |r| r.offset);
+    let index =
+        usize::try_from(offset - first).ok().filter(|i| t.batch.records.get(*i).is_some_and(|r| r.offset == offset));
+    let outcome =
+        index.or_else(|| t.batch.records.iter().position(|r| r.offset == offset)).and_then(|i| t.output.records.get(i));
+    match outcome {
+        Some(RecordOutcome::Rejected(r)) if r.failure.is_some() => ReasonClass::Trapped,
+        Some(RecordOutcome::Rejected(_)) => ReasonClass::Rejected,
+        _ => ReasonClass::RefusedByDatabase,
+    }
 }
 
 /// Loads this worker's own instances of the stages, retrying while that
@@ -339,19 +411,26 @@ async fn transform(
 ) -> Option<(ChainOutput, Chain)> {
     let mut backoff = Backoff::new(shared.max_backoff);
     loop {
-        let engine = shared.prepared.engine.clone();
+        let swaps = shared.swaps.clone();
         let input = Arc::clone(batch);
         let joined = tokio::task::spawn_blocking(move || {
-            chain.reload_changed(&engine);
+            for stage in chain.adopt(&swaps) {
+                tracing::info!(partition = input.partition, stage, "swapped in the new module at a batch boundary");
+            }
             let result = chain.run(&input);
             (result, chain)
         })
         .await;
         match joined {
-            Ok((Ok(output), returned)) => return Some((output, returned)),
+            Ok((Ok(output), returned)) => {
+                shared.health.broken(batch.partition, None);
+                return Some((output, returned));
+            }
             Ok((Err(failure), returned)) => {
                 chain = returned;
                 tracing::error!(partition = batch.partition, error = %failure, "stage broken: pausing the partition and retrying the batch");
+                shared.health.broken(batch.partition, Some(failure.to_string()));
+                metrics::retry(RetryCause::StageBroken);
             }
             Err(e) => {
                 tracing::error!(partition = batch.partition, error = %e, "the transform thread panicked; reloading the stages");

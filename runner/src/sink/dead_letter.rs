@@ -8,7 +8,7 @@ use super::cell::Cell;
 use crate::config::SqlIdent;
 
 /// The columns Sluice writes in the dead-letter table, in bind order.
-pub(super) const COLUMNS: [&str; 9] = [
+pub(super) const COLUMNS: [&str; 10] = [
     "pipeline",
     "stage",
     "reason",
@@ -18,6 +18,7 @@ pub(super) const COLUMNS: [&str; 9] = [
     "record_key",
     "record_value",
     "to_publish",
+    "module_sha256",
 ];
 
 /// A record that could not be processed, with what was wrong with it.
@@ -28,6 +29,9 @@ pub struct DeadLetter {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
+    /// The content hash of the module that rejected the record (or emitted
+    /// the row the database refused), hex.
+    pub module_sha256: Option<String>,
 }
 
 impl DeadLetter {
@@ -44,6 +48,7 @@ impl DeadLetter {
             self.key.clone().map_or(Cell::Null, Cell::Bytes),
             self.value.clone().map_or(Cell::Null, Cell::Bytes),
             to_publish.map_or(Cell::Null, |t| Cell::Text(t.to_string())),
+            self.module_sha256.clone().map_or(Cell::Null, Cell::Text),
         ]
     }
 }
@@ -59,9 +64,9 @@ pub async fn unpublished(
     partition: i32,
     limit: u32,
 ) -> Result<Vec<DeadLetter>, sqlx::Error> {
-    type Row = (String, String, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+    type Row = (String, String, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT stage, reason, kafka_offset, record_key, record_value FROM {} \
+        "SELECT stage, reason, kafka_offset, record_key, record_value, module_sha256 FROM {} \
          WHERE pipeline = ? AND topic = ? AND kafka_partition = ? AND to_publish IS NOT NULL \
          ORDER BY kafka_offset LIMIT ?",
         table.quoted()
@@ -74,7 +79,14 @@ pub async fn unpublished(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(stage, reason, offset, key, value)| DeadLetter { stage, reason, offset, key, value })
+        .map(|(stage, reason, offset, key, value, module_sha256)| DeadLetter {
+            stage,
+            reason,
+            offset,
+            key,
+            value,
+            module_sha256,
+        })
         .collect())
 }
 

@@ -32,6 +32,7 @@ use super::limits::StageLimits;
 use super::output::{Column, Outcome, OutputDecl, RowRef, RowSet};
 use super::reload::{self, Check};
 use super::stage::{ModuleSource, Stage};
+use super::swap::Swaps;
 use crate::config::Pipeline;
 
 /// How the chain tells poison pills from a broken deploy.
@@ -184,6 +185,8 @@ impl OutputRows {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageReport {
     pub stage: Arc<str>,
+    /// The module that ran (SHA-256 of its bytes, hex): dead letters name it.
+    pub module_sha256: String,
     pub records_in: usize,
     pub kept: usize,
     /// Kept with a new value.
@@ -279,6 +282,8 @@ pub struct ReloadReport {
     pub reloaded: Vec<String>,
     /// Stages whose new module was refused; they keep the old one.
     pub refused: Vec<TransformError>,
+    /// The stages of `refused`, in its order.
+    pub refused_stages: Vec<String>,
 }
 
 impl Chain {
@@ -344,6 +349,7 @@ impl Chain {
                 .collect();
             let mut report = StageReport {
                 stage: name.clone(),
+                module_sha256: stage.module_sha256(),
                 records_in,
                 kept: 0,
                 replaced: 0,
@@ -454,6 +460,31 @@ impl Chain {
     /// if that worked and it declares the same outputs. Otherwise the old
     /// module stays, the refusal is logged and reported, and the same bytes
     /// are not tried again. Compiling happens on the calling thread.
+    /// Takes the modules `swaps` holds for its stages where they differ from
+    /// the running ones: instantiating and `init` only, as the watcher
+    /// compiled and tried them already. Returns the stages swapped.
+    pub fn adopt(&mut self, swaps: &Swaps) -> Vec<String> {
+        let mut adopted = Vec::new();
+        for slot in &mut self.stages {
+            let Some(seed) = swaps.latest(slot.stage.name()) else { continue };
+            if seed.sha256() == slot.stage.source().fingerprint.sha256 {
+                continue;
+            }
+            match seed.start() {
+                Ok(new) if new.outputs() == slot.stage.outputs() => {
+                    adopted.push(slot.stage.name().to_string());
+                    slot.stage = new;
+                    slot.refused = None;
+                }
+                Ok(_) => {
+                    tracing::error!(stage = seed.stage(), "kept the running module: the new one declares other outputs")
+                }
+                Err(error) => tracing::error!(stage = seed.stage(), "kept the running module: {error}"),
+            }
+        }
+        adopted
+    }
+
     pub fn reload_changed(&mut self, engine: &TransformEngine) -> ReloadReport {
         let mut report = ReloadReport::default();
         for slot in &mut self.stages {
@@ -501,6 +532,7 @@ impl Chain {
                     tracing::error!(stage = name, "kept the running module: {error}");
                     slot.refused = Some(sha);
                     report.refused.push(error);
+                    report.refused_stages.push(name);
                 }
             }
         }

@@ -9,7 +9,7 @@
 //!  Chain ──run(&Batch)──► ChainOutput { per record: kept/rejected, rows per output }
 //!   (stages in order,          | ChainFailure::BrokenDeploy
 //!    poison-pill isolation,
-//!    reload_changed)
+//!    reload_changed on the watcher's chain, adopt on the workers')
 //! ```
 //!
 //! Files, one concept each:
@@ -29,6 +29,8 @@
 //!   on what a stage answers.
 //! - `chain`: stages in order; `isolate` finds poison pills by splitting.
 //! - `reload`: noticing changed module files; `params`: TOML to JSON.
+//! - `swap`: [`Swaps`], modules compiled and tried off the batch path,
+//!   waiting for each chain's next batch boundary.
 //! - `error`: [`TransformError`] (loading) and [`StageFailure`] (a call).
 //! - `bindings`: generated from `transforms/wit`; private to this module.
 
@@ -48,6 +50,7 @@ mod params;
 mod precheck;
 mod reload;
 mod stage;
+mod swap;
 
 pub use batch::{Batch, Record};
 pub use chain::{
@@ -65,7 +68,8 @@ pub use precheck::{
     CompileLimits, MAX_CODE_BYTES, MAX_FUNCTION_BYTES, MAX_FUNCTIONS, MAX_LOCALS, MAX_MODULE_BYTES, ModuleShape,
     NotAComponent, TooLarge, check_kind, check_size,
 };
-pub use stage::{Stage, StageCounters};
+pub use stage::{Seed, Stage, StageCounters};
+pub use swap::Swaps;
 
 /// Locks `m`; a panic elsewhere while holding it leaves data that is still
 /// consistent here (caches and lists), so poisoning is ignored.

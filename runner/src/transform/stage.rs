@@ -82,6 +82,32 @@ enum StartError {
     Outputs(String),
 }
 
+/// A stage's compiled module, with its source and limits: starts instances
+/// of it without compiling (a module swapped in by the watcher, taken by
+/// each partition's chain at a batch boundary).
+pub struct Seed {
+    name: String,
+    module: Arc<CompiledModule>,
+    source: ModuleSource,
+    limits: StageLimits,
+}
+
+impl Seed {
+    pub fn stage(&self) -> &str {
+        &self.name
+    }
+
+    /// SHA-256 of the module's bytes.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.module.hash
+    }
+
+    /// A new instance, `init` run.
+    pub fn start(&self) -> Result<Stage, TransformError> {
+        Stage::start(&self.name, self.module.clone(), self.source.clone(), self.limits)
+    }
+}
+
 impl Stage {
     pub(crate) fn start(
         name: &str,
@@ -137,6 +163,17 @@ impl Stage {
     /// SHA-256 of the module's bytes, in hex.
     pub fn module_sha256(&self) -> String {
         hex::encode(self.module.hash)
+    }
+
+    /// What it takes to start another instance of this stage's module
+    /// (compiled already: instantiating and `init` only).
+    pub fn seed(&self) -> Seed {
+        Seed {
+            name: self.name.to_string(),
+            module: self.module.clone(),
+            source: self.source.clone(),
+            limits: self.limits,
+        }
     }
 
     pub fn counters(&self) -> StageCounters {

@@ -80,6 +80,8 @@ async fn migrations_create_the_contract_tables_with_their_keys() {
         "record_key",
         "record_value",
         "created_at",
+        "to_publish",
+        "module_sha256",
     ] {
         assert!(dead.iter().any(|(n, _, _)| n == name), "dead_letter.{name} missing: {dead:?}");
     }

@@ -14,6 +14,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::helpers::db::fresh_database;
+use crate::helpers::http::{free_address, get, sample, total};
 use crate::helpers::kafka::{TestTopic, consume_all, fresh_topic, fresh_topic_name, fresh_topic_with, topic_named};
 use crate::helpers::sluice::{
     Load, Sluice, assert_exact, expected_offsets, produce, wait_for_offsets, write_pipeline, write_pipeline_with,
@@ -72,16 +73,22 @@ impl Run {
     }
 
     fn sluice(&mut self) -> Sluice {
+        self.sluice_with(&[])
+    }
+
+    /// [`Run::sluice`] with more environment variables.
+    fn sluice_with(&mut self, env: &[(&str, &str)]) -> Sluice {
         self.started += 1;
         let log = self.dir.path().join(format!("sluice-{}.log", self.started));
-        Sluice::start(&self.config, &self.url, &self.topic.brokers, &self.topic.name, &self.group, log)
+        Sluice::start_with_env(&self.config, &self.url, &self.topic.brokers, &self.topic.name, &self.group, log, env)
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_to_end_exactly_once_with_poison_pills_and_zero_lag() {
     let mut run = Run::new("e2e").await;
-    let mut sluice = run.sluice();
+    let http = free_address();
+    let mut sluice = run.sluice_with(&[("SLUICE_HTTP_LISTEN", &http.to_string())]);
     let events = produce(Load {
         count: 4000,
         sessions: 25,
@@ -110,6 +117,31 @@ async fn end_to_end_exactly_once_with_poison_pills_and_zero_lag() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // The metrics count what was produced, written and dead-lettered.
+    let (status, metrics) = get(http, "/metrics").await.expect("scrape /metrics");
+    assert_eq!(status, 200);
+    let poison = events.iter().filter(|e| e.poison.is_some()).count() as f64;
+    let sent = events.len() as f64;
+    let count = |name: &str, labels: &str| sample(&metrics, name, labels);
+    assert_eq!(count("sluice_stage_records_total", r#"stage="validate",outcome="in""#), sent, "{metrics}");
+    assert_eq!(count("sluice_stage_records_total", r#"stage="validate",outcome="rejected""#), poison);
+    assert_eq!(count("sluice_stage_records_total", r#"stage="stats",outcome="in""#), sent - poison);
+    assert_eq!(count("sluice_sink_rows_total", r#"table="study_log""#), sent - poison);
+    assert_eq!(count("sluice_dead_letters_total", r#"stage="validate",reason_class="rejected""#), poison);
+    assert_eq!(total(&metrics, "sluice_dead_letters_total"), poison);
+    let stats_rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM study_stats").fetch_one(&run.pool).await.expect("count");
+    assert!(count("sluice_sink_rows_total", r#"table="study_stats""#) >= stats_rows as f64, "upserted stats rows");
+    assert_eq!(count("sluice_partitions_assigned", ""), 3.0);
+    assert!(count("sluice_batch_records_count", "") >= 1.0, "{metrics}");
+    for stage in ["validate", "stats"] {
+        assert!(metrics.contains(&format!("sluice_module_info{{stage=\"{stage}\",sha256=\"")), "{metrics}");
+    }
+    assert_eq!(get(http, "/healthz").await.expect("healthz").0, 200);
+    let (status, ready) = get(http, "/readyz").await.expect("readyz");
+    assert_eq!(status, 200, "{ready}");
+
     let status = sluice.terminate();
     assert!(status.success(), "sluice exited with {status} after SIGTERM");
     run.topic.delete().await;
@@ -613,5 +645,145 @@ async fn a_dead_letter_topic_that_cannot_take_copies_holds_up_no_batch() {
     assert_eq!(got, want, "every dead letter reached the topic");
     assert!(sluice.terminate().success());
     dlq.delete().await;
+    run.topic.delete().await;
+}
+
+/// `bytes` of validate.wasm with `from` replaced by `to` (same length).
+fn patched(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut out = bytes.to_vec();
+    let mut found = 0;
+    let mut i = 0;
+    while let Some(pos) = out[i..].windows(from.len()).position(|w| w == from.as_bytes()) {
+        out[i + pos..i + pos + from.len()].copy_from_slice(to.as_bytes());
+        i += pos + from.len();
+        found += 1;
+    }
+    assert!(found > 0, "{from} is not in the module");
+    out
+}
+
+/// Waits (up to 60 s) until the log has `phrase`.
+async fn wait_log(sluice: &mut Sluice, phrase: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&sluice.log).unwrap_or_default().contains(phrase) {
+        sluice.assert_running();
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{phrase:?} not logged:\n{}",
+            crate::helpers::sluice::tail(&sluice.log)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_swapped_mid_stream_takes_effect_between_batches_and_dead_letters_name_their_module() {
+    use sha2::Digest;
+    let mut run = Run::new("swap").await;
+    let module = run.dir.path().join("validate.wasm");
+    let v1 = std::fs::read(crate::helpers::sluice::repo_root().join("target/transforms/validate.wasm")).expect("read");
+    // The pipeline leaves validate's event types at the module's defaults;
+    // v2's defaults no longer hold DISTRACTED, so it also rejects those events.
+    // v3 is a deploy cut short: half of v2's bytes.
+    let v2 = patched(&v1, "DISTRACTED", "DISTRACTEX");
+    let v3 = v2[..v2.len() / 2].to_vec();
+    let hash = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+    std::fs::write(&module, &v1).expect("write v1");
+    let text = std::fs::read_to_string(&run.config)
+        .expect("read")
+        .replacen(
+            &format!("{}/validate.wasm", crate::helpers::sluice::repo_root().join("target/transforms").display()),
+            &module.display().to_string(),
+            1,
+        )
+        .replacen("event_types = [\"FOCUS\", \"DISTRACTED\", \"AWAY\", \"DROWSY\"]\n", "", 1);
+    assert!(!text.contains("event_types"), "validate runs with its default event types");
+    std::fs::write(&run.config, text).expect("write");
+    let deploy = |bytes: &[u8]| {
+        let staged = module.with_extension("wasm.new");
+        std::fs::write(&staged, bytes).expect("write");
+        std::fs::rename(&staged, &module).expect("rename");
+    };
+    let http = free_address();
+    let mut sluice = run.sluice_with(&[("SLUICE_HTTP_LISTEN", &http.to_string())]);
+    let load = |n: u64, seed: u64, name: &str| Load {
+        count: n,
+        sessions: 5,
+        interval_ms: 0,
+        seed,
+        ..Load::to(&run.topic, run.dir.path().join(name))
+    };
+    let first = produce(load(300, 71, "v1.jsonl")).await;
+    run.wait_committed(&first, &mut sluice).await;
+
+    deploy(&v2);
+    wait_log(&mut sluice, "module compiled and initialized").await;
+    let second = produce(load(300, 72, "v2.jsonl")).await;
+    let mut all = first.clone();
+    all.extend(second.iter().cloned());
+    run.wait_committed(&all, &mut sluice).await;
+
+    deploy(&v3);
+    wait_log(&mut sluice, "kept the running module").await;
+    let third = produce(load(200, 73, "v3.jsonl")).await;
+    all.extend(third.iter().cloned());
+    run.wait_committed(&all, &mut sluice).await;
+
+    // Rows: v1's valid events, and later ones but DISTRACTED. Dead letters:
+    // v1's poison pills with v1's hash; later pills and DISTRACTED events with
+    // v2's; each record once.
+    let distracted = |e: &EventRecord| e.poison.is_none() && e.event_type == Some(loadgen::EventType::Distracted);
+    let later: Vec<&EventRecord> = second.iter().chain(&third).collect();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM study_log").fetch_one(&run.pool).await.expect("rows");
+    let want_rows = first.iter().filter(|e| e.poison.is_none()).count()
+        + later.iter().filter(|e| e.poison.is_none() && !distracted(e)).count();
+    assert_eq!(rows, want_rows as i64);
+    assert!(later.iter().any(|e| distracted(e)), "DISTRACTED events were sent after the swap");
+    let dead: Vec<(i32, i64, Option<String>)> =
+        sqlx::query_as("SELECT kafka_partition, kafka_offset, module_sha256 FROM dead_letter")
+            .fetch_all(&run.pool)
+            .await
+            .expect("dead");
+    let by_offset: std::collections::BTreeMap<(i32, i64), Option<String>> =
+        dead.iter().map(|(p, o, h)| ((*p, *o), h.clone())).collect();
+    assert_eq!(by_offset.len(), dead.len(), "no duplicate dead letters");
+    let want: std::collections::BTreeMap<(i32, i64), Option<String>> = first
+        .iter()
+        .filter(|e| e.poison.is_some())
+        .map(|e| ((e.partition, e.offset), Some(hash(&v1))))
+        .chain(
+            later
+                .iter()
+                .filter(|e| e.poison.is_some() || distracted(e))
+                .map(|e| ((e.partition, e.offset), Some(hash(&v2)))),
+        )
+        .collect();
+    let wrong: Vec<_> = want
+        .iter()
+        .filter(|(k, v)| by_offset.get(*k) != Some(*v))
+        .map(|(k, v)| (k, v, by_offset.get(k)))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = by_offset.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
+    assert!(
+        wrong.is_empty() && extra.is_empty(),
+        "dead letters and the modules that rejected them: {} wrong (want, got) {wrong:?}, extra {extra:?}",
+        want.len()
+    );
+
+    // The compile happened once, on the watcher; v3 was refused with one line.
+    let log = std::fs::read_to_string(&sluice.log).unwrap_or_default();
+    let v2_short = &hash(&v2)[..16];
+    let compiles = log.lines().filter(|l| l.contains("compiled transform module") && l.contains(v2_short)).count();
+    assert_eq!(compiles, 1, "v2 compiled once, by the watcher:\n{log}");
+    assert_eq!(log.lines().filter(|l| l.contains("kept the running module")).count(), 1);
+    assert!(log.contains("swapped in the new module at a batch boundary"));
+    let (_, metrics) = get(http, "/metrics").await.expect("metrics");
+    assert_eq!(sample(&metrics, "sluice_module_reloads_total", r#"stage="validate",result="accepted""#), 1.0);
+    assert_eq!(sample(&metrics, "sluice_module_reloads_total", r#"stage="validate",result="refused""#), 1.0);
+    let info = |h: &str| sample(&metrics, "sluice_module_info", &format!(r#"stage="validate",sha256="{h}""#));
+    assert_eq!((info(&hash(&v1)), info(&hash(&v2))), (0.0, 1.0), "{metrics}");
+    assert!(sluice.terminate().success());
     run.topic.delete().await;
 }

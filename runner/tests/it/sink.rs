@@ -123,6 +123,7 @@ async fn batches_land_whole_accumulate_and_are_fenced() {
             offset: 1,
             key: Some(b"s1".to_vec()),
             value: Some(b"{oops".to_vec()),
+            module_sha256: None,
         }],
         dead_letter_topic: None,
     };

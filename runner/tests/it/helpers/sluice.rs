@@ -109,6 +109,8 @@ impl Sluice {
     ) -> Sluice {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("open the sluice log");
         let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            // Any free port for /metrics and the probes, unless the test names one.
+            .env("SLUICE_HTTP_LISTEN", "127.0.0.1:0")
             .envs(env.iter().copied())
             .args(["run", "--config"])
             .arg(config)

@@ -1,4 +1,5 @@
-//! `[source]`: the Kafka topic a pipeline consumes.
+//! `[source]`: the Kafka topic a pipeline consumes, and the partitions and
+//! replication factor `sluice run` creates it with when it is missing.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -43,6 +44,15 @@ pub struct SourceConfig {
     /// before its fetching waits (backpressure).
     #[serde(default = "default_max_pending_batches")]
     pub max_pending_batches: Ranged<1, 1024>,
+    /// `partitions = 3`: the partitions `sluice run` creates the topic with
+    /// when it does not exist. An existing topic is left as it is.
+    #[serde(default = "default_partitions")]
+    pub partitions: Ranged<1, 4096>,
+    /// `replication_factor = 1`: the copies of each partition, for a topic
+    /// `sluice run` creates (1 on a single broker, 3 in production). At most
+    /// the number of brokers: the broker refuses more.
+    #[serde(default = "default_replication_factor")]
+    pub replication_factor: Ranged<1, 16>,
     /// `[source.kafka]`: extra librdkafka properties, as strings, for every
     /// Kafka client of the pipeline (consumer, dead-letter producer,
     /// `sluice status`), for example `"security.protocol" = "SASL_SSL"`.
@@ -132,4 +142,10 @@ fn default_max_wait_ms() -> Ranged<1, 600_000> {
 }
 fn default_max_pending_batches() -> Ranged<1, 1024> {
     Ranged::new(2)
+}
+fn default_partitions() -> Ranged<1, 4096> {
+    Ranged::new(3)
+}
+fn default_replication_factor() -> Ranged<1, 16> {
+    Ranged::new(1)
 }

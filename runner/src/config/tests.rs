@@ -77,3 +77,39 @@ fn invalid_configs_fail_with_the_expected_messages() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `partitions` and `replication_factor` default to 3 and 1, take any value
+/// within their bounds, and refuse one outside at its line, naming the field
+/// and the bounds.
+#[test]
+fn topic_creation_settings_default_and_are_bounded() {
+    let minimal = std::fs::read_to_string(repo_root().join("runner/tests/config/valid/minimal.toml")).expect("read");
+    let with = |lines: &str| minimal.replace("group_id = \"g\"", &format!("group_id = \"g\"\n{lines}"));
+
+    let pipeline = Pipeline::from_text(Path::new("minimal.toml"), minimal.clone()).expect("parse");
+    assert_eq!(pipeline.config.source.partitions.get(), 3);
+    assert_eq!(pipeline.config.source.replication_factor.get(), 1);
+
+    for (partitions, replication_factor) in [(1, 1), (12, 3), (4096, 16)] {
+        let text = with(&format!("partitions = {partitions}\nreplication_factor = {replication_factor}"));
+        let pipeline = Pipeline::from_text(Path::new("minimal.toml"), text).expect("in range");
+        assert_eq!(pipeline.config.source.partitions.get(), partitions);
+        assert_eq!(pipeline.config.source.replication_factor.get(), replication_factor);
+    }
+
+    // The key goes on line 7, after `group_id`.
+    let refused = [
+        ("partitions = 0", "source.partitions: 0 is out of range: expected 1 to 4096"),
+        ("partitions = 4097", "source.partitions: 4097 is out of range: expected 1 to 4096"),
+        ("partitions = -3", "source.partitions: -3 is out of range: expected 1 to 4096"),
+        ("replication_factor = 0", "source.replication_factor: 0 is out of range: expected 1 to 16"),
+        ("replication_factor = 17", "source.replication_factor: 17 is out of range: expected 1 to 16"),
+        ("replication_factor = \"3\"", "source.replication_factor: invalid type: string \"3\", expected i64"),
+    ];
+    for (line, message) in refused {
+        let err = Pipeline::from_text(Path::new("minimal.toml"), with(line)).expect_err(line).to_string();
+        let column = line.find(" = ").expect("a key and a value") + 4;
+        assert!(err.starts_with(&format!("minimal.toml:7:{column}: {message}")), "{line}: {err}");
+        assert!(err.contains(line), "{line}: the error shows the line: {err}");
+    }
+}

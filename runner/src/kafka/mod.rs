@@ -19,6 +19,9 @@
 //! - [`batcher`]: closes a batch at `max_records`, `max_bytes`,
 //!   `max_wait_ms`, or once the sink is free and no record waits.
 //! - [`dead_letter_topic`]: the optional copy of dead letters on a topic.
+//! - [`topic`]: the source topic at start-up: created with `[source]
+//!   partitions` and `replication_factor` when missing, never altered when
+//!   it exists; a broker's refusal is an error naming both.
 //! - [`watermarks`]: the partitions' log-end offsets, for `sluice status`.
 
 mod batcher;
@@ -27,6 +30,7 @@ mod context;
 mod dead_letter_topic;
 mod fetcher;
 mod poller;
+mod topic;
 mod watermarks;
 
 use std::collections::HashMap;
@@ -39,6 +43,7 @@ pub use batcher::{BatchLimits, Cursor, Routed, next_batch};
 pub use client::check_settings;
 pub use dead_letter_topic::DeadLetterTopic;
 pub use poller::{Source, SourceError};
+pub use topic::{TopicError, TopicState, ensure_topic};
 pub use watermarks::Watermarks;
 
 /// What the source asks of the rest of the runner for each partition.

@@ -52,6 +52,10 @@ pub async fn prepare(
     if !kafka_errors.is_empty() {
         return Err(pipeline.errors(kafka_errors).into());
     }
+    // `run` creates the source topic when it is missing; `check` creates nothing.
+    if schema == Schema::Migrate && crate::kafka::ensure_topic(&pipeline.config.source, shutdown).await?.is_none() {
+        return Ok(None);
+    }
     let url = pipeline.database_url()?;
     let tls = pipeline.database_tls()?;
     // Compiling the modules takes longest: it runs while the database is

@@ -11,3 +11,4 @@ mod pipeline;
 mod sandbox;
 mod security;
 mod sink;
+mod topic;

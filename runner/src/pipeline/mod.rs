@@ -33,7 +33,7 @@ pub use setup::{Prepared, Schema, prepare};
 use crate::config::Pipeline;
 use crate::health::Health;
 use crate::kafka::{PartitionControl, Partitions, Routed, Source, Watermarks};
-use crate::transform::{ChainSpec, Swaps};
+use crate::transform::{Chain, ChainSpec, Swaps};
 
 /// Runs the pipeline until `shutdown` is cancelled, then finishes the batches
 /// in hand, commits them and returns.
@@ -57,7 +57,8 @@ pub async fn run(pipeline: Pipeline, shutdown: CancellationToken) -> anyhow::Res
     let queue_records = source_config.max_records.as_usize() * source_config.max_pending_batches.as_usize();
     let swaps = Arc::new(Swaps::default());
     let watch_stop = CancellationToken::new();
-    let watcher_chain = watcher::chain(&prepared.engine, &ChainSpec::from_pipeline(&pipeline))
+    // The modules are compiled and cached already: instantiating only.
+    let watcher_chain = Chain::load(&prepared.engine, &ChainSpec::from_pipeline(&pipeline))
         .context("loading the stages for the module watcher")?;
     let watcher = watcher::Watcher::start(prepared.engine.clone(), watcher_chain, swaps.clone(), watch_stop.clone())
         .context("starting the module watcher")?;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::transform::{Chain, ChainSpec, Swaps, TransformEngine};
+use crate::transform::{Chain, Swaps, TransformEngine};
 
 /// How often module files are looked at.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
@@ -66,10 +66,4 @@ fn watch(engine: &TransformEngine, mut chain: Chain, swaps: &Swaps, stop: &Cance
             Err(RecvTimeoutError::Disconnected) => return,
         }
     }
-}
-
-/// The chain the watcher starts from: the one `prepare` loaded, or a new one
-/// (the compiled modules are cached).
-pub(super) fn chain(engine: &TransformEngine, spec: &ChainSpec) -> Result<Chain, crate::transform::TransformError> {
-    Chain::load(engine, spec)
 }

@@ -168,6 +168,12 @@ async fn quit_on_signal(updates: mpsc::Sender<Update>) {
         _ = hup.recv() => {}
     }
     let _ = updates.send(Update::Quit);
+    // After a hangup the terminal is gone, and crossterm's poll can spin on
+    // its end of file without returning to the loop that would see `Quit`:
+    // if the loop has not left within a moment, leave from here.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    ratatui::restore();
+    std::process::exit(0);
 }
 
 fn sample(text: &str) -> Sample {

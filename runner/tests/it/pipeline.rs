@@ -648,21 +648,6 @@ async fn a_dead_letter_topic_that_cannot_take_copies_holds_up_no_batch() {
     run.topic.delete().await;
 }
 
-/// `bytes` of validate.wasm with `from` replaced by `to` (same length).
-fn patched(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
-    assert_eq!(from.len(), to.len());
-    let mut out = bytes.to_vec();
-    let mut found = 0;
-    let mut i = 0;
-    while let Some(pos) = out[i..].windows(from.len()).position(|w| w == from.as_bytes()) {
-        out[i + pos..i + pos + from.len()].copy_from_slice(to.as_bytes());
-        i += pos + from.len();
-        found += 1;
-    }
-    assert!(found > 0, "{from} is not in the module");
-    out
-}
-
 /// Waits (up to 60 s) until the log has `phrase`.
 async fn wait_log(sluice: &mut Sluice, phrase: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -686,7 +671,7 @@ async fn a_module_swapped_mid_stream_takes_effect_between_batches_and_dead_lette
     // The pipeline leaves validate's event types at the module's defaults;
     // v2's defaults no longer hold DISTRACTED, so it also rejects those events.
     // v3 is a deploy cut short: half of v2's bytes.
-    let v2 = patched(&v1, "DISTRACTED", "DISTRACTEX");
+    let v2 = std::fs::read(crate::sandbox::patched_validate("DISTRACTED", "DISTRACTEX", "v2.wasm")).expect("read v2");
     let v3 = v2[..v2.len() / 2].to_vec();
     let hash = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
     std::fs::write(&module, &v1).expect("write v1");

@@ -20,6 +20,14 @@
 //!   (`misbehave`, mode `ok`), once per stage: what passing a batch in and
 //!   verdicts out costs, with no work inside. Its share is of the wasm time.
 //!
+//! A second table compares languages: the example stage of `sluice new`
+//! (`transforms/sessions`, and the same stage built from
+//! `transforms/templates/python` and `…/js`), each module's size, the time to
+//! compile it (a fresh engine: compile, instantiate, `init`), to load it
+//! again (compiled already: instantiate and `init`), and per record at a
+//! batch of 500, next to the Rust crate run natively.
+//! `SLUICE_BENCH_PART=chain` or `=languages` runs only one table.
+//!
 //! Numbers are medians over repeated runs. The target is wasm ≤ 1.5 × native.
 //! `SLUICE_BENCH_MODULES=<dir>` takes the `.wasm` files from another
 //! directory (to compare builds of the modules); `SLUICE_BENCH_MS=<ms>`
@@ -120,49 +128,118 @@ fn main() {
             println!("{what}, batch of {size}: {:.3} µs/record", ns / size as f64 / 1e3);
             return;
         }
-        print_header();
-        for size in sizes() {
-            let batch = generate(size);
-            let mut buffers = NativeBuffers::default();
-            let mut native_stage_ns = [0f64; 2];
-            // Native and wasm runs alternate, so that whatever else the
-            // machine does weighs on both alike.
-            let mut stage_ns = [0f64; 2];
-            let (native_ns, wasm_ns) = median_pair_ns(
-                || native_chain(&mut validate, &mut stats, &batch, &mut buffers, &mut native_stage_ns),
-                || {
-                    let out = chain.run(&batch).expect("chain");
-                    // Each stage's share of the chain's time, summed over every run.
-                    for (k, s) in out.stages.iter().enumerate() {
-                        stage_ns[k] += s.elapsed.as_nanos() as f64;
-                    }
-                    out.records.len()
-                },
-            );
-            let total: f64 = native_stage_ns.iter().sum();
-            let native_stage_ns = native_stage_ns.map(|ns| native_ns * ns / total);
-            let total: f64 = stage_ns.iter().sum();
-            let stage_ns = stage_ns.map(|ns| wasm_ns * ns / total);
-            let crossing_ns = 2.0 * median_ns(|| passthrough_once(&mut passthrough, &batch));
-            let per = |ns: f64| ns / size as f64 / 1e3;
-            println!(
-                "{:>6} | {:>5.2} = {:.2} + {:.2} | {:>5.2} = {:.2} + {:.2} | {:>5.2}× | {:>5.2}× / {:.2}× | {:>8.3} | {:>5.1} %",
-                size,
-                per(native_ns),
-                per(native_stage_ns[0]),
-                per(native_stage_ns[1]),
-                per(wasm_ns),
-                per(stage_ns[0]),
-                per(stage_ns[1]),
-                wasm_ns / native_ns,
-                stage_ns[0] / native_stage_ns[0],
-                stage_ns[1] / native_stage_ns[1],
-                per(crossing_ns),
-                100.0 * crossing_ns / wasm_ns,
-            );
+        let part = std::env::var("SLUICE_BENCH_PART").unwrap_or_default();
+        if part != "languages" {
+            chain_table(&mut chain, &mut passthrough, &mut validate, &mut stats);
+        }
+        if part != "chain" {
+            languages_table(&module);
         }
     };
     std::thread::Builder::new().stack_size(stack).spawn(run).expect("thread").join().expect("bench thread");
+}
+
+/// The seed chain, wasm against native, at each batch size.
+fn chain_table(
+    chain: &mut Chain,
+    passthrough: &mut Stage,
+    validate: &mut Runtime<validate::Validate>,
+    stats: &mut Runtime<stats::Stats>,
+) {
+    print_header();
+    for size in sizes() {
+        let batch = generate(size);
+        let mut buffers = NativeBuffers::default();
+        let mut native_stage_ns = [0f64; 2];
+        // Native and wasm runs alternate, so that whatever else the
+        // machine does weighs on both alike.
+        let mut stage_ns = [0f64; 2];
+        let (native_ns, wasm_ns) = median_pair_ns(
+            || native_chain(validate, stats, &batch, &mut buffers, &mut native_stage_ns),
+            || {
+                let out = chain.run(&batch).expect("chain");
+                // Each stage's share of the chain's time, summed over every run.
+                for (k, s) in out.stages.iter().enumerate() {
+                    stage_ns[k] += s.elapsed.as_nanos() as f64;
+                }
+                out.records.len()
+            },
+        );
+        let total: f64 = native_stage_ns.iter().sum();
+        let native_stage_ns = native_stage_ns.map(|ns| native_ns * ns / total);
+        let total: f64 = stage_ns.iter().sum();
+        let stage_ns = stage_ns.map(|ns| wasm_ns * ns / total);
+        let crossing_ns = 2.0 * median_ns(|| passthrough_once(passthrough, &batch));
+        let per = |ns: f64| ns / size as f64 / 1e3;
+        println!(
+            "{:>6} | {:>5.2} = {:.2} + {:.2} | {:>5.2} = {:.2} + {:.2} | {:>5.2}× | {:>5.2}× / {:.2}× | {:>8.3} | {:>5.1} %",
+            size,
+            per(native_ns),
+            per(native_stage_ns[0]),
+            per(native_stage_ns[1]),
+            per(wasm_ns),
+            per(stage_ns[0]),
+            per(stage_ns[1]),
+            wasm_ns / native_ns,
+            stage_ns[0] / native_stage_ns[0],
+            stage_ns[1] / native_stage_ns[1],
+            per(crossing_ns),
+            100.0 * crossing_ns / wasm_ns,
+        );
+    }
+}
+
+/// The example stage of `sluice new` in Rust, Python and JavaScript: size,
+/// compile and load times, and µs per record at a batch of 500.
+fn languages_table(module: &dyn Fn(&str) -> PathBuf) {
+    const SIZE: usize = 500;
+    // Drops session-1 and session-10…19 of loadgen's 50: about a fifth.
+    let params: toml::Table = toml::from_str("prefix = \"session-1\"").expect("params");
+    let batch = generate(SIZE);
+    let per = |ns: f64| ns / SIZE as f64 / 1e3;
+    println!();
+    println!("the example stage of `sluice new`, batch of {SIZE}");
+    println!(
+        "{:<11} | {:>10} | {:>10} | {:>9} | {:>10} | {:>7}",
+        "language", "module", "compile", "load", "µs/record", "× rust"
+    );
+
+    let mut native = Runtime::<sessions::Sessions>::new("sessions");
+    native.init(&params_json(&params).expect("params json")).expect("init");
+    let mut columns = OwnedBatch::default();
+    let native_ns = median_ns(|| {
+        restart(&mut columns, &batch.topic, batch.partition);
+        for r in &batch.records {
+            columns.push_record(r.offset, r.timestamp.filter(|t| *t >= 0), r.key.as_deref(), &r.value, &[]);
+        }
+        native.process(&columns).expect("native sessions").verdicts.len()
+    });
+    println!("{:<11} | {:>10} | {:>10} | {:>9} | {:>10.3} |", "rust native", "–", "–", "–", per(native_ns));
+
+    let mut rust_ns = None;
+    for (language, file) in [("rust", "sessions"), ("python", "sessions-py"), ("javascript", "sessions-js")] {
+        let path = module(file);
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let fresh = TransformEngine::new().expect("engine");
+        let load = |engine: &TransformEngine| {
+            let started = Instant::now();
+            let stage = engine.load_stage("sessions", &path, &params, StageLimits::default()).expect("load stage");
+            (stage, started.elapsed())
+        };
+        let (_, compile) = load(&fresh);
+        let (mut stage, again) = load(&fresh);
+        let ns = median_ns(|| stage.process(&batch).expect("sessions").verdicts.len());
+        let rust = *rust_ns.get_or_insert(ns);
+        println!(
+            "{:<11} | {:>6.1} MiB | {:>8.0} ms | {:>6.1} ms | {:>10.3} | {:>6.1}×",
+            language,
+            bytes as f64 / (1 << 20) as f64,
+            compile.as_secs_f64() * 1e3,
+            again.as_secs_f64() * 1e3,
+            per(ns),
+            ns / rust,
+        );
+    }
 }
 
 fn print_header() {

@@ -75,6 +75,24 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Start a transform project outside this repository: the example
+    /// stage, a native test, build.sh for the .wasm component, a sample for
+    /// `sluice try` and a pipeline to run or copy it into.
+    New {
+        /// The project's name (and folder, and stage name): lowercase
+        /// letters, digits, '-' or '_', starting with a letter.
+        name: String,
+        /// The language of the stage.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: crate::scaffold::Lang,
+        /// The folder to create the project in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The Rust SDK, `transforms/sdk` of a Sluice checkout (default: the
+        /// checkout this binary was built from).
+        #[arg(long, env = "SLUICE_SDK")]
+        sdk: Option<PathBuf>,
+    },
     /// Apply the database migrations and exit.
     Migrate {
         /// The pipeline file whose database to migrate.
@@ -92,6 +110,9 @@ pub fn main() -> anyhow::Result<()> {
         Some(Command::Try { config, input, json }) => crate::dry_run::main(&config, &input, json),
         Some(Command::Top { url, interval_ms, once }) => {
             crate::top::main(&url, std::time::Duration::from_millis(interval_ms), once)
+        }
+        Some(Command::New { name, lang, dir, sdk }) => {
+            crate::scaffold::main(&crate::scaffold::NewProject { name, lang, parent: dir, sdk })
         }
         Some(Command::Migrate { config }) => {
             let pipeline = Pipeline::load(&config)?;

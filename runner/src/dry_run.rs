@@ -39,6 +39,8 @@ pub struct Summary {
     pub kept: usize,
     /// Records some stage rejected (dead letters).
     pub rejected: usize,
+    /// Records some stage dropped (filtered out, no dead letter).
+    pub dropped: usize,
     pub stages: Vec<StageSummary>,
     /// The first few records that came through, with their final value.
     pub kept_sample: Vec<Kept>,
@@ -57,12 +59,24 @@ pub struct StageSummary {
     pub rejected: usize,
     /// Records rejected because they made the stage fail on their own.
     pub isolated: usize,
+    /// Records filtered out by a `drop` verdict.
+    pub dropped: usize,
     pub calls: u32,
     pub elapsed_ms: f64,
     /// Microseconds per input record.
     pub per_record_us: f64,
     pub rejects: Vec<Reject>,
+    /// The first few records dropped.
+    pub drops: Vec<Dropped>,
     pub outputs: Vec<OutputSummary>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Dropped {
+    pub line: usize,
+    pub offset: i64,
+    /// The start of the record's value as text.
+    pub value: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,6 +140,7 @@ pub fn run(config: &Path, input: &Path) -> anyhow::Result<Summary> {
         batch_size,
         kept: 0,
         rejected: 0,
+        dropped: 0,
         stages: Vec::new(),
         kept_sample: Vec::new(),
         broken_deploy: None,
@@ -164,10 +179,12 @@ fn run_chain(
             replaced: 0,
             rejected: 0,
             isolated: 0,
+            dropped: 0,
             calls: 0,
             elapsed_ms: 0.0,
             per_record_us: 0.0,
             rejects: Vec::new(),
+            drops: Vec::new(),
             outputs: s
                 .outputs()
                 .iter()
@@ -209,6 +226,7 @@ fn run_chain(
             s.replaced += report.replaced;
             s.rejected += report.rejected;
             s.isolated += report.isolated;
+            s.dropped += report.dropped;
             s.calls += report.calls;
             elapsed[k] += report.elapsed;
         }
@@ -234,6 +252,17 @@ fn run_chain(
                         failure: r.failure.as_ref().map(|f| f.kind()),
                         value: preview(&batch.records[j].value),
                     });
+                }
+                RecordOutcome::Dropped { stage_index, .. } => {
+                    summary.dropped += 1;
+                    let drops = &mut summary.stages[*stage_index].drops;
+                    if drops.len() < SAMPLE_ROWS {
+                        drops.push(Dropped {
+                            line: first + j + 1,
+                            offset: batch.records[j].offset,
+                            value: preview(&batch.records[j].value),
+                        });
+                    }
                 }
             }
         }
@@ -308,12 +337,13 @@ pub fn render(s: &Summary) -> String {
         );
         let _ = writeln!(
             o,
-            "  in {}, kept {} ({} replaced), rejected {}{}; {:.2} ms, {:.1} µs/record, {} call{}",
+            "  in {}, kept {} ({} replaced), rejected {}{}{}; {:.2} ms, {:.1} µs/record, {} call{}",
             st.records_in,
             st.kept,
             st.replaced,
             st.rejected + st.isolated,
             if st.isolated > 0 { format!(" ({} isolated by a failure)", st.isolated) } else { String::new() },
+            if st.dropped > 0 { format!(", dropped {}", st.dropped) } else { String::new() },
             st.elapsed_ms,
             st.per_record_us,
             st.calls,
@@ -324,6 +354,15 @@ pub fn render(s: &Summary) -> String {
             for r in &st.rejects {
                 let _ = writeln!(o, "    line {} (offset {}): {}", r.line, r.offset, r.reason);
                 let _ = writeln!(o, "      value: {:?}", r.value);
+            }
+        }
+        if !st.drops.is_empty() {
+            let _ = writeln!(o, "  dropped:");
+            for d in &st.drops {
+                let _ = writeln!(o, "    line {} (offset {}): {:?}", d.line, d.offset, d.value);
+            }
+            if st.dropped > st.drops.len() {
+                let _ = writeln!(o, "    … {} more", st.dropped - st.drops.len());
             }
         }
         for out in &st.outputs {
@@ -347,7 +386,11 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(o, "  … {} more", s.kept - s.kept_sample.len());
         }
     }
-    let _ = writeln!(o, "total: {} records, {} kept, {} rejected (dead letters)", s.records, s.kept, s.rejected);
+    let _ = write!(o, "total: {} records, {} kept, {} rejected (dead letters)", s.records, s.kept, s.rejected);
+    if s.dropped > 0 {
+        let _ = write!(o, ", {} dropped", s.dropped);
+    }
+    let _ = writeln!(o);
     if let Some(b) = &s.broken_deploy {
         let _ = writeln!(o, "stopped: {b}");
     }

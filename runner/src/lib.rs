@@ -41,6 +41,8 @@
 //!   stage, the chain with poison-pill isolation; the only module that knows
 //!   wasmtime and wasmparser.
 //! - [`dry_run`]: `sluice try`: a pipeline's chain over a local JSONL file.
+//! - [`scaffold`]: `sluice new`: a transform project in Rust, Python or
+//!   JavaScript outside this repository, from `transforms/templates`.
 //!
 //! The binary is a thin shell over this library. The simulated AI server that
 //! tests, benchmarks and the demo use is a crate of its own (`loadgen/`).
@@ -55,6 +57,7 @@ pub mod kafka;
 pub mod memory;
 pub mod metrics;
 pub mod pipeline;
+pub mod scaffold;
 pub mod sink;
 pub mod status;
 pub mod telemetry;

@@ -8,7 +8,7 @@
 //!
 //! | metric | labels | what |
 //! |---|---|---|
-//! | `sluice_stage_records_total` | `stage`, `outcome` = `in`, `kept`, `replaced`, `rejected`, `isolated` | records through each stage |
+//! | `sluice_stage_records_total` | `stage`, `outcome` = `in`, `kept`, `replaced`, `rejected`, `isolated`, `dropped` | records through each stage (`dropped`: filtered out by a `drop` verdict, no dead letter) |
 //! | `sluice_dead_letters_total` | `stage`, `reason_class` = `rejected`, `trapped`, `refused_by_database` | dead letters written |
 //! | `sluice_batch_records` | | records per committed batch (histogram) |
 //! | `sluice_batch_seconds` | | a batch from closing to commit: transforms and write (histogram) |
@@ -134,21 +134,30 @@ fn describe() {
 }
 
 /// One stage's share of a committed batch.
-pub fn stage(
-    stage: &str,
-    records_in: usize,
-    kept: usize,
-    replaced: usize,
-    rejected: usize,
-    isolated: usize,
-    seconds: f64,
-) {
-    for (outcome, n) in
-        [("in", records_in), ("kept", kept), ("replaced", replaced), ("rejected", rejected), ("isolated", isolated)]
-    {
+pub fn stage(stage: &str, counts: StageCounts, seconds: f64) {
+    let StageCounts { records_in, kept, replaced, rejected, isolated, dropped } = counts;
+    for (outcome, n) in [
+        ("in", records_in),
+        ("kept", kept),
+        ("replaced", replaced),
+        ("rejected", rejected),
+        ("isolated", isolated),
+        ("dropped", dropped),
+    ] {
         counter!(STAGE_RECORDS, "stage" => stage.to_string(), "outcome" => outcome).increment(n as u64);
     }
     histogram!(STAGE_SECONDS, "stage" => stage.to_string()).record(seconds);
+}
+
+/// What one stage did with one committed batch's records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageCounts {
+    pub records_in: usize,
+    pub kept: usize,
+    pub replaced: usize,
+    pub rejected: usize,
+    pub isolated: usize,
+    pub dropped: usize,
 }
 
 /// A committed dead letter.

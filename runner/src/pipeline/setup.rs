@@ -85,9 +85,6 @@ pub async fn prepare(
             }
         }
     };
-    if schema == Schema::Migrate {
-        crate::db::migrate(&pool).await?;
-    }
     let chain = loading.await.context("loading the transforms")??;
     let outputs: Vec<OutputColumns> = chain
         .outputs()
@@ -98,10 +95,40 @@ pub async fn prepare(
         })
         .collect();
     let plans = sink::plan_tables(pipeline, &outputs)?;
-    let problems = sink::verify_tables(&pool, &plans, &pipeline.config.dead_letter.table).await?;
+    // A connection lost on the way (a restart, a cut) is waited out like
+    // one that cannot be opened; anything else stops the start.
+    let mut wait = Duration::from_millis(500);
+    let max_packet = loop {
+        match database_ready(&pool, schema, &plans, pipeline).await {
+            Ok(max_packet) => break max_packet,
+            Err(e) if sink::any_transient(e.chain()) => {
+                tracing::warn!(error = %e, "lost the database while setting up; retrying in {wait:?}");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(None),
+                    () = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    Ok(Some(Prepared { pool, engine, plans, max_packet, spare: Mutex::new(Some(chain)) }))
+}
+
+/// Migrates if asked, checks the tables against the plans, and reads the
+/// largest statement the server takes.
+async fn database_ready(
+    pool: &crate::db::Pool,
+    schema: Schema,
+    plans: &[TablePlan],
+    pipeline: &Pipeline,
+) -> anyhow::Result<usize> {
+    if schema == Schema::Migrate {
+        crate::db::migrate(pool).await?;
+    }
+    let problems = sink::verify_tables(pool, plans, &pipeline.config.dead_letter.table).await?;
     if !problems.is_empty() {
         anyhow::bail!("the database does not fit the pipeline:\n  {}", problems.join("\n  "));
     }
-    let max_packet = sink::max_packet(&pool).await?;
-    Ok(Some(Prepared { pool, engine, plans, max_packet, spare: Mutex::new(Some(chain)) }))
+    Ok(sink::max_packet(pool).await?)
 }

@@ -336,15 +336,15 @@ fn committed(
     let write_seconds = started.elapsed().as_secs_f64();
     for report in &t.output.stages {
         let seconds = report.elapsed.as_secs_f64();
-        metrics::stage(
-            &report.stage,
-            report.records_in,
-            report.kept,
-            report.replaced,
-            report.rejected,
-            report.isolated,
-            seconds,
-        );
+        let counts = metrics::StageCounts {
+            records_in: report.records_in,
+            kept: report.kept,
+            replaced: report.replaced,
+            rejected: report.rejected,
+            isolated: report.isolated,
+            dropped: report.dropped,
+        };
+        metrics::stage(&report.stage, counts, seconds);
     }
     for letter in dead_letters {
         metrics::dead_letter(&letter.stage, reason_class(t, letter.offset));

@@ -26,7 +26,7 @@ pub use dead_letter::{DeadLetter, mark_published, unpublished};
 pub use inspect::{count_dead_letters, count_rows, dead_letter_reasons};
 pub use offsets::{load_offset, load_offsets};
 pub use plan::{Binding, OutputColumns, RowSource, TablePlan, plan_tables, verify_tables};
-pub use retry::{ErrorClass, classify, is_transient};
+pub use retry::{ErrorClass, any_transient, classify, is_transient};
 pub use write::{BatchTx, BatchWrite, Refused, TableRows, write_batch};
 
 use sqlx::MySqlPool;

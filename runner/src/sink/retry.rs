@@ -109,6 +109,12 @@ pub fn is_transient(error: &sqlx::Error) -> bool {
     classify(error) == ErrorClass::Transient
 }
 
+/// Some error of a chain of causes is a database error that [`classify`]
+/// calls transient: the connection failed, the database did not refuse.
+pub fn any_transient<'a>(mut causes: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) -> bool {
+    causes.any(|cause| cause.downcast_ref::<sqlx::Error>().is_some_and(is_transient))
+}
+
 #[cfg(test)]
 mod tests {
     use super::{BAD_ROW_CODES, ErrorClass, TRANSIENT_CODES, classify};

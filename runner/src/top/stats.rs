@@ -10,7 +10,7 @@ use chrono::{DateTime, Local};
 use super::scrape::{Bucket, Histogram, Metrics};
 
 /// The outcomes `sluice_stage_records_total` counts, in column order.
-pub const OUTCOMES: [&str; 5] = ["in", "kept", "replaced", "rejected", "isolated"];
+pub const OUTCOMES: [&str; 6] = ["in", "kept", "replaced", "rejected", "isolated", "dropped"];
 
 /// One scrape and when it was taken.
 #[derive(Debug, Clone)]

@@ -107,7 +107,7 @@ fn rates_come_from_counter_deltas() {
     assert_eq!(stages, ["validate", "stats"], "in the order the endpoint wrote them");
     let validate = &d.stages[0];
     let per_second: Vec<Option<f64>> = validate.outcomes.iter().map(|o| o.per_second).collect();
-    assert_eq!(per_second, [Some(400.0), Some(380.0), Some(0.0), Some(15.0), Some(5.0)]);
+    assert_eq!(per_second, [Some(400.0), Some(380.0), Some(0.0), Some(15.0), Some(5.0), Some(0.0)]);
     assert_eq!(validate.outcomes[0].total, 1800.0);
 
     let dead: Vec<(Vec<String>, f64, Option<f64>)> =

@@ -116,6 +116,7 @@ impl Screen<'_> {
                 ("replaced/s", 10),
                 ("rejected/s", 10),
                 ("isolated/s", 10),
+                ("dropped/s", 9),
                 ("in total", 12),
             ],
             rows: d

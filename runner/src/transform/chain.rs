@@ -131,6 +131,8 @@ pub enum RecordOutcome {
     Kept,
     /// (Boxed: rejects are few, and a batch's outcomes stay small.)
     Rejected(Box<Rejection>),
+    /// Filtered out by a `drop` verdict: no dead letter, nothing written.
+    Dropped { stage: Arc<str>, stage_index: usize },
 }
 
 /// Where a replaced value lives: `ChainOutput::values[buffer][start..end]`.
@@ -195,6 +197,8 @@ pub struct StageReport {
     pub rejected: usize,
     /// Rejected because they made the stage fail on their own.
     pub isolated: usize,
+    /// Filtered out by a `drop` verdict.
+    pub dropped: usize,
     /// Rows emitted, before rows of records rejected later are dropped.
     pub rows: usize,
     /// `process` calls (more than one when records were isolated).
@@ -231,7 +235,7 @@ impl ChainOutput {
     pub fn kept_value<'a>(&'a self, i: usize, original: &'a [u8]) -> Option<&'a [u8]> {
         match self.records.get(i)? {
             RecordOutcome::Kept => Some(self.replaced_value(i).unwrap_or(original)),
-            RecordOutcome::Rejected(_) => None,
+            RecordOutcome::Rejected(_) | RecordOutcome::Dropped { .. } => None,
         }
     }
 
@@ -323,6 +327,8 @@ impl Chain {
         let mut values: Vec<Bytes> = Vec::new();
         let mut replaced: Vec<Option<ValueAt>> = vec![None; n];
         let mut rejected: Vec<Option<Box<Rejection>>> = vec![None; n];
+        // The stage that dropped each record, if one did.
+        let mut dropped: Vec<Option<usize>> = vec![None; n];
         let mut alive: Vec<usize> = (0..n).collect();
         let mut outputs: Vec<(usize, OutputRows)> = Vec::new();
         let mut reports = Vec::with_capacity(self.stages.len());
@@ -355,6 +361,7 @@ impl Chain {
                 replaced: 0,
                 rejected: 0,
                 isolated: 0,
+                dropped: 0,
                 rows: 0,
                 calls: 0,
                 elapsed: Duration::ZERO,
@@ -404,6 +411,10 @@ impl Chain {
                                     failure: None,
                                 }));
                             }
+                            Outcome::Drop => {
+                                report.dropped += 1;
+                                dropped[i] = Some(k);
+                            }
                         }
                     }
                     if any_replaced {
@@ -428,7 +439,7 @@ impl Chain {
                         failure: Some(failure),
                     }));
                 }
-                alive.retain(|&i| rejected[i].is_none());
+                alive.retain(|&i| rejected[i].is_none() && dropped[i].is_none());
             }
             report.kept = alive.len();
             report.elapsed = started.elapsed();
@@ -436,20 +447,27 @@ impl Chain {
             outputs.extend(mine.into_iter().map(|o| (k, o)));
         }
 
+        // A stage's rows of a record stay when that stage itself rejects or
+        // drops it, and go when a later one does.
+        let ended_after = |i: usize, k: usize| {
+            rejected[i].as_ref().is_some_and(|r| r.stage_index > k) || dropped[i].is_some_and(|d| d > k)
+        };
         let outputs = outputs
             .into_iter()
             .map(|(k, mut o)| {
                 for set in &mut o.sets {
-                    set.drop_rows(|i| rejected[i].as_ref().is_some_and(|r| r.stage_index > k));
+                    set.drop_rows(|i| ended_after(i, k));
                 }
                 o
             })
             .collect();
         let records = rejected
             .into_iter()
-            .map(|r| match r {
-                Some(r) => RecordOutcome::Rejected(r),
-                None => RecordOutcome::Kept,
+            .zip(dropped)
+            .map(|(r, d)| match (r, d) {
+                (Some(r), _) => RecordOutcome::Rejected(r),
+                (None, Some(k)) => RecordOutcome::Dropped { stage: reports[k].stage.clone(), stage_index: k },
+                (None, None) => RecordOutcome::Kept,
             })
             .collect();
         Ok(ChainOutput { records, outputs, stages: reports, values, replaced })

@@ -1,4 +1,4 @@
-//! The contract `sluice:transform@0.2.0` (`transforms/wit/transform.wit`):
+//! The contract `sluice:transform@0.3.0` (`transforms/wit/transform.wit`):
 //! the version check on a component's exports, and the checks on what a
 //! stage declares and answers. Pure functions over the generated types.
 
@@ -13,7 +13,7 @@ use super::output::{Answer, Column, ColumnData, ColumnKind, Decision, OutputDecl
 /// The WIT package this host speaks.
 pub const CONTRACT_PACKAGE: &str = "sluice:transform";
 /// Its version; a module must export exactly this version of `stage`.
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
 const STAGE_INTERFACE: &str = "sluice:transform/stage";
 
@@ -46,7 +46,7 @@ impl fmt::Display for ContractMismatch {
     }
 }
 
-/// Checks a component's export names: `sluice:transform/stage@0.2.0` must be
+/// Checks a component's export names: `sluice:transform/stage@0.3.0` must be
 /// among them.
 pub fn check_exports<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), ContractMismatch> {
     let mut other = None;
@@ -129,6 +129,7 @@ pub(crate) fn output_from_wit(out: wit::BatchOutput, records: usize, outputs: &[
                 rejected += 1;
                 Decision::Reject
             }
+            wit::Verdict::Drop => Decision::Drop,
         })
         .collect();
     if out.replacement_lens.len() != replaced {
@@ -261,7 +262,7 @@ mod tests {
 
     #[test]
     fn exact_version_is_accepted() {
-        assert_eq!(check_exports(["wasi:cli/run@0.2.0", "sluice:transform/stage@0.2.0"]), Ok(()));
+        assert_eq!(check_exports(["wasi:cli/run@0.2.0", "sluice:transform/stage@0.3.0"]), Ok(()));
     }
 
     #[test]
@@ -270,7 +271,7 @@ mod tests {
         assert_eq!(err, ContractMismatch::OtherVersion { found: "0.1.0".into() });
         assert_eq!(
             err.to_string(),
-            "built for sluice:transform@0.1.0, this host speaks 0.2.0; rebuild it against transforms/wit"
+            "built for sluice:transform@0.1.0, this host speaks 0.3.0; rebuild it against transforms/wit"
         );
         let err = check_exports(["sluice:transform/stage"]).unwrap_err();
         assert!(err.to_string().contains("built for sluice:transform@(no version)"), "{err}");
@@ -329,15 +330,16 @@ mod tests {
     #[test]
     fn good_output_converts() {
         use wit::Verdict as W;
-        let out = answer(vec![W::Keep, W::Replace, W::Reject, W::Replace], vec![rows()]);
-        let got = StageOutput::from(output_from_wit(out, 4, &decl()).unwrap());
+        let out = answer(vec![W::Keep, W::Replace, W::Reject, W::Replace, W::Drop], vec![rows()]);
+        let got = StageOutput::from(output_from_wit(out, 5, &decl()).unwrap());
         assert_eq!(
             got.verdicts,
             vec![
                 Verdict::Keep,
                 Verdict::Replace(Bytes::from_static(b"xyz")),
                 Verdict::Reject("no".into()),
-                Verdict::Replace(Bytes::from_static(b"xyz"))
+                Verdict::Replace(Bytes::from_static(b"xyz")),
+                Verdict::Drop
             ]
         );
         let rows: Vec<_> = got.all_rows().map(|r| (r.source(), r.values().collect::<Vec<_>>())).collect();

@@ -54,7 +54,7 @@ impl TransformEngine {
     }
 
     /// Loads `path` as stage `name`: reads and compiles it (or takes it from
-    /// the cache), checks that it exports `sluice:transform/stage@0.2.0`,
+    /// the cache), checks that it exports `sluice:transform/stage@0.3.0`,
     /// instantiates it and calls `init` with `params` as JSON, under
     /// `limits`. The stage is ready for [`Stage::process`].
     pub fn load_stage(

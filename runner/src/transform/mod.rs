@@ -25,7 +25,7 @@
 //! - `batch`: host-side records and their columnar form for the boundary.
 //! - `output`: verdicts, row sets (columns as they crossed), typed values,
 //!   declared outputs.
-//! - `contract`: the `sluice:transform@0.2.0` version check and the checks
+//! - `contract`: the `sluice:transform@0.3.0` version check and the checks
 //!   on what a stage answers.
 //! - `chain`: stages in order; `isolate` finds poison pills by splitting.
 //! - `reload`: noticing changed module files; `params`: TOML to JSON.

@@ -110,6 +110,8 @@ pub enum Verdict {
     Replace(Bytes),
     /// Drop it and dead-letter it with this reason.
     Reject(String),
+    /// Drop it without a dead letter (filtered out).
+    Drop,
 }
 
 /// The values of one column of a [`RowSet`], checked: one per row.
@@ -233,6 +235,7 @@ pub(crate) enum Decision {
     Keep,
     Replace,
     Reject,
+    Drop,
 }
 
 /// A checked answer to one call in the form it crossed in: a decision per
@@ -258,6 +261,7 @@ pub(crate) enum Outcome {
     Keep,
     Replace(Range<u32>),
     Reject(String),
+    Drop,
 }
 
 impl Answer {
@@ -275,6 +279,7 @@ impl Answer {
                 Outcome::Replace(r.start as u32..r.end as u32)
             }
             Decision::Reject => Outcome::Reject(reasons.next().unwrap_or_default()),
+            Decision::Drop => Outcome::Drop,
         })
     }
 }
@@ -287,6 +292,7 @@ impl From<Answer> for StageOutput {
                 Outcome::Keep => Verdict::Keep,
                 Outcome::Replace(r) => Verdict::Replace(answer.replacements.slice(r.start as usize..r.end as usize)),
                 Outcome::Reject(reason) => Verdict::Reject(reason),
+                Outcome::Drop => Verdict::Drop,
             })
             .collect();
         StageOutput { verdicts, rows: answer.rows }

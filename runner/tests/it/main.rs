@@ -6,6 +6,7 @@ mod faults;
 mod helpers;
 mod hostile;
 mod kafka_roundtrip;
+mod languages;
 mod migrations;
 mod pipeline;
 mod sandbox;

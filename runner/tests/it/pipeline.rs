@@ -341,7 +341,9 @@ async fn a_broken_stage_pauses_the_partitions_instead_of_dead_lettering_everythi
         ..Load::to(&run.topic, run.dir.path().join("events.jsonl"))
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Compiling the three modules can take seconds on a busy machine.
+    wait_log(&mut sluice, "stage broken").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     sluice.assert_running();
     let written: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM study_log) + (SELECT COUNT(*) FROM dead_letter) + (SELECT COUNT(*) FROM sluice_offsets)")
         .fetch_one(&run.pool)

@@ -274,18 +274,18 @@ pub(crate) fn tempdir() -> PathBuf {
 
 #[test]
 fn a_module_built_for_another_contract_version_is_refused() {
-    let path = patched_validate("sluice:transform/stage@0.2.0", "sluice:transform/stage@0.9.0", "v09.wasm");
+    let path = patched_validate("sluice:transform/stage@0.3.0", "sluice:transform/stage@0.9.0", "v09.wasm");
     let err = engine().load_stage("validate", &path, &validate_params(), StageLimits::default()).expect_err("refused");
     assert!(matches!(err, TransformError::Contract { .. }), "{err:?}");
-    assert!(err.to_string().contains("built for sluice:transform@0.9.0, this host speaks 0.2.0"), "{err}");
+    assert!(err.to_string().contains("built for sluice:transform@0.9.0, this host speaks 0.3.0"), "{err}");
 }
 
 #[test]
 fn a_module_without_the_stage_export_is_refused() {
-    let path = patched_validate("sluice:transform/stage@0.2.0", "sluice:transform/other@0.2.0", "other.wasm");
+    let path = patched_validate("sluice:transform/stage@0.3.0", "sluice:transform/other@0.3.0", "other.wasm");
     let err = engine().load_stage("validate", &path, &validate_params(), StageLimits::default()).expect_err("refused");
     assert!(err.to_string().contains("exports no sluice:transform/stage interface"), "{err}");
-    assert!(err.to_string().contains("sluice:transform/other@0.2.0"), "{err}");
+    assert!(err.to_string().contains("sluice:transform/other@0.3.0"), "{err}");
 }
 
 // ---- the chain ----------------------------------------------------------------
@@ -398,7 +398,7 @@ fn rows_of_records_rejected_later_are_dropped_and_aggregates_kept() {
         .enumerate()
         .filter_map(|(i, r)| match r {
             RecordOutcome::Rejected(r) => Some((i, &*r.stage)),
-            RecordOutcome::Kept => None,
+            RecordOutcome::Kept | RecordOutcome::Dropped { .. } => None,
         })
         .collect();
     assert_eq!(rejected, vec![(3, "picky"), (5, "validate"), (8, "picky"), (13, "picky"), (18, "picky")]);
@@ -426,6 +426,7 @@ enum V {
     Keep,
     Replace(Vec<u8>),
     Reject(String),
+    Drop,
 }
 
 #[derive(Debug, PartialEq)]
@@ -472,6 +473,7 @@ fn from_host(out: StageOutput) -> (Vec<V>, Vec<R>) {
             Verdict::Keep => V::Keep,
             Verdict::Replace(b) => V::Replace(b.to_vec()),
             Verdict::Reject(s) => V::Reject(s),
+            Verdict::Drop => V::Drop,
         })
         .collect();
     (verdicts, rows)
@@ -486,6 +488,7 @@ fn from_native(out: sluice_transform::BatchOutput) -> (Vec<V>, Vec<R>) {
             sluice_transform::Verdict::Keep => V::Keep,
             sluice_transform::Verdict::Replace(b) => V::Replace(b),
             sluice_transform::Verdict::Reject(s) => V::Reject(s),
+            sluice_transform::Verdict::Drop => V::Drop,
         })
         .collect();
     let rows = out

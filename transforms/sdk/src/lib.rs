@@ -60,7 +60,7 @@ pub use sluice_transform_macros::transform;
 /// The contract version this SDK implements (the version of the
 /// `sluice:transform` WIT package). The host refuses a module built against
 /// another one.
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
 /// Everything a stage usually needs: `use sluice_transform::prelude::*;`.
 pub mod prelude {

@@ -22,6 +22,9 @@ pub enum Verdict {
     Replace(Vec<u8>),
     /// Drop the record and dead-letter it with this reason.
     Reject(String),
+    /// Drop the record without a dead letter: filtered out, counted as
+    /// dropped. Rows earlier stages emitted for it are not written.
+    Drop,
 }
 
 /// The verdict alone, as it crosses the boundary (WIT `verdict`); the
@@ -32,6 +35,7 @@ pub enum VerdictKind {
     Keep,
     Replace,
     Reject,
+    Drop,
 }
 
 /// A typed value in a side-output row. Text and bytes may borrow: emitting
@@ -292,6 +296,7 @@ impl BatchOutput {
                 VerdictKind::Keep => Verdict::Keep,
                 VerdictKind::Replace => Verdict::Replace(values.next().unwrap_or_default().to_vec()),
                 VerdictKind::Reject => Verdict::Reject(reasons.next().cloned().unwrap_or_default()),
+                VerdictKind::Drop => Verdict::Drop,
             })
             .collect()
     }
@@ -349,8 +354,8 @@ fn len_u32(n: usize) -> u32 {
 }
 
 /// Collects a stage's answer to one batch: call one of [`keep`](Self::keep),
-/// [`replace`](Self::replace), [`reject`](Self::reject) per record, in record
-/// order, and [`emit`](Self::emit) / [`emit_for`](Self::emit_for) for side
+/// [`replace`](Self::replace), [`reject`](Self::reject), [`drop`](Self::drop)
+/// per record, in record order, and [`emit`](Self::emit) / [`emit_for`](Self::emit_for) for side
 /// output rows. The SDK checks the verdict count and the rows against the
 /// declared outputs before anything leaves the module.
 #[derive(Debug, Default)]
@@ -433,12 +438,20 @@ impl Output {
         self.out.verdicts.push(VerdictKind::Reject);
     }
 
+    /// Drop the next record without a dead letter: a filter's "not for this
+    /// pipeline". The host counts it as dropped and writes nothing for it.
+    #[inline]
+    pub fn drop(&mut self) {
+        self.out.verdicts.push(VerdictKind::Drop);
+    }
+
     /// Push a verdict for the next record.
     pub fn push(&mut self, verdict: Verdict) {
         match verdict {
             Verdict::Keep => self.keep(),
             Verdict::Replace(value) => self.replace(value),
             Verdict::Reject(reason) => self.reject(reason),
+            Verdict::Drop => self.drop(),
         }
     }
 
@@ -589,6 +602,7 @@ mod tests {
         out.reject("bad");
         out.replace_with(|buf| buf.extend_from_slice(b"two!"));
         out.push(Verdict::Replace(Vec::new()));
+        out.drop();
         let b = out.into_batch_output();
         assert_eq!(b.replacements, b"onetwo!");
         assert_eq!(b.replacement_lens, [3, 4, 0]);
@@ -601,6 +615,7 @@ mod tests {
                 Verdict::Reject("bad".into()),
                 Verdict::Replace(b"two!".to_vec()),
                 Verdict::Replace(Vec::new()),
+                Verdict::Drop,
             ]
         );
     }

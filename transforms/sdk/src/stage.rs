@@ -60,7 +60,8 @@ pub trait Transform: Sized + 'static {
 
     /// Decides every record of the batch (one verdict each, in order) and
     /// emits side-output rows. An error fails the whole batch: a broken
-    /// deploy, not bad data. To drop single records, reject them.
+    /// deploy, not bad data. To drop single records, reject them (a dead
+    /// letter) or drop them (filtered out).
     fn process(&mut self, batch: &Batch<'_>, out: &mut Output) -> Result<(), String>;
 }
 

@@ -106,3 +106,82 @@ async fn a_python_stage_between_validate_and_stats_drops_filters_and_writes_its_
     assert!(status.success(), "sluice exited with {status} after SIGTERM");
     topic.delete().await;
 }
+
+/// Runs `program` in `dir`, failing the test with its output unless it
+/// succeeds; returns its stdout and the wall time.
+fn run_in(dir: &std::path::Path, program: &str, args: &[&str], env: &[(&str, String)]) -> (String, Duration) {
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert!(
+        out.status.success(),
+        "`{program} {}` in {} failed ({}):\n{}\n{}",
+        args.join(" "),
+        dir.display(),
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    (text(&out.stdout), started.elapsed())
+}
+
+/// `sluice new` for each language in a folder outside the repository: with
+/// no edit, the project's own test passes, its build gives a component, and
+/// `sluice try` runs it over the sample with the example's verdicts.
+#[test]
+fn sluice_new_makes_projects_whose_test_build_and_try_pass_with_no_edit() {
+    let sluice = env!("CARGO_BIN_EXE_sluice");
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache"))
+        .join("sluice");
+    let parent = tempfile::tempdir().expect("temp dir");
+    assert!(!parent.path().starts_with(repo_root()), "the projects are made outside the repository");
+    let path = format!("{}:{}", cache.join("componentize-py/bin").display(), std::env::var("PATH").unwrap_or_default());
+    // The repository's target folder keeps the Rust project's dependencies
+    // built from one run to the next.
+    let rust_target = repo_root().join("target/sluice-new").display().to_string();
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        ("python", &["python3", "-m", "unittest"], &["./build.sh"]),
+        ("js", &["npm", "test"], &["npm", "run", "build"]),
+        ("rust", &["cargo", "test"], &["./build.sh"]),
+    ];
+    for (lang, test, build) in cases {
+        let name = format!("{lang}-stage");
+        let (said, _) = run_in(
+            parent.path(),
+            sluice,
+            &["new", &name, "--lang", lang, "--dir", &parent.path().display().to_string()],
+            &[],
+        );
+        let project = parent.path().join(&name);
+        assert!(said.contains(&format!("created {}", project.display())), "{said}");
+        if lang == "js" {
+            // What `npm install` would bring, from the copy scripts/setup installs.
+            let modules = cache.join("componentize-js/node_modules");
+            assert!(modules.is_dir(), "{} is missing: run scripts/setup", modules.display());
+            std::os::unix::fs::symlink(&modules, project.join("node_modules")).expect("link node_modules");
+        }
+        let env = [("PATH", path.clone()), ("CARGO_TARGET_DIR", rust_target.clone())];
+        run_in(&project, test[0], &test[1..], &env);
+        run_in(&project, build[0], &build[1..], &env);
+        assert!(project.join(format!("{name}.wasm")).is_file(), "{lang}: the build wrote {name}.wasm");
+
+        let (json, _) = run_in(&project, sluice, &["try", "-c", "pipeline.toml", "-i", "sample.jsonl", "--json"], &[]);
+        let summary: serde_json::Value = serde_json::from_str(&json).expect("sluice try --json");
+        let counts = ["records", "kept", "rejected", "dropped"].map(|k| summary[k].as_u64());
+        assert_eq!(counts, [Some(8), Some(4), Some(2), Some(2)], "{lang}: {summary}");
+        let stage = &summary["stages"][0];
+        assert_eq!(stage["name"], name.as_str());
+        assert_eq!(stage["outputs"][0]["rows"], 4, "{lang}: {summary}");
+        let reasons: Vec<&str> =
+            stage["rejects"].as_array().into_iter().flatten().filter_map(|r| r["reason"].as_str()).collect();
+        assert_eq!(reasons, ["not an event: no string sessionId"; 2], "{lang}");
+    }
+}

@@ -186,7 +186,7 @@ proptest! {
                         "rejected {:?}: {}", String::from_utf8_lossy(value), reason
                     );
                 }
-                Verdict::Replace(_) => prop_assert!(false, "stats does not replace values"),
+                Verdict::Replace(_) | Verdict::Drop => prop_assert!(false, "stats neither replaces nor drops values"),
             }
         }
         let rows: Groups = out

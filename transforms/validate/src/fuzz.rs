@@ -75,6 +75,7 @@ fn outcomes(values: &[Vec<u8>]) -> Vec<Outcome> {
                 Outcome::Rejected(reason)
             }
             Verdict::Keep => panic!("record {i} kept without its normalized value"),
+            Verdict::Drop => panic!("record {i} dropped: validate rejects or keeps"),
         })
         .collect()
 }

@@ -31,7 +31,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p sluice --bin sluice -p loadgen --bin loadgen \
- && scripts/build-transforms \
+ && scripts/build-transforms validate stats sessions \
  && mkdir -p /out/bin /out/transforms \
  && cp target/release/sluice target/release/loadgen /out/bin/ \
  && cp target/transforms/*.wasm /out/transforms/

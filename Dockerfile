@@ -45,7 +45,8 @@ RUN apt-get update \
       ca-certificates curl libssl3 libsasl2-2 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system sluice \
- && useradd --system --gid sluice --home-dir /nonexistent --shell /usr/sbin/nologin sluice
+ && useradd --system --gid sluice --home-dir /nonexistent --shell /usr/sbin/nologin sluice \
+ && install -d -o sluice -g sluice -m 0700 /var/cache/sluice
 
 # ---------------------------------------------------------------- loadgen
 # The simulated AI server (loadgen/): `loadgen --help`. Sends until SIGINT, then prints
@@ -61,7 +62,9 @@ FROM base AS runtime
 COPY --from=build /out/bin/sluice /usr/local/bin/sluice
 COPY --from=build /out/transforms/ /etc/sluice/target/transforms/
 COPY pipeline.toml /etc/sluice/pipeline.toml
+# Compiled modules are kept here between starts (a volume in docker-compose.yml).
 ENV SLUICE_CONFIG=/etc/sluice/pipeline.toml \
+    SLUICE_MODULE_CACHE=/var/cache/sluice \
     RUST_LOG=info
 USER sluice
 EXPOSE 9898

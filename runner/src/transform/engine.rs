@@ -118,6 +118,14 @@ mod tests {
     }
 
     #[test]
+    fn every_stack_size_the_config_allows_makes_an_engine() {
+        let engine = TransformEngine::new().unwrap();
+        for stack_kb in [64, 2048, 4096, 16_384] {
+            engine.group(stack_kb).unwrap_or_else(|e| panic!("stack_kb = {stack_kb}: {e}"));
+        }
+    }
+
+    #[test]
     fn garbage_is_a_compile_error_naming_the_stage() {
         let engine = TransformEngine::new().unwrap();
         let source =

@@ -16,6 +16,8 @@
 //! - `engine`: [`TransformEngine`], the process's one loader of stages.
 //! - `module`: wasmtime configuration per stack size, compiling and
 //!   contract-checking a module, the compiled-module cache.
+//! - `cache`: compiled modules kept on disk between processes
+//!   (`SLUICE_MODULE_CACHE`).
 //! - `precheck`: the checks on a module's bytes before compiling: a
 //!   component at all, and no larger than a transform can be (compile bombs).
 //! - `epoch`: the ticker thread behind every time limit.
@@ -36,6 +38,7 @@
 
 mod batch;
 mod bindings;
+mod cache;
 mod chain;
 mod contract;
 mod engine;

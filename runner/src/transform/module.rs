@@ -42,13 +42,18 @@ pub(crate) struct CompiledModule {
 
 impl EngineGroup {
     pub(super) fn new(stack_kb: u64, ticker: Arc<Ticker>) -> Result<EngineGroup, TransformError> {
+        let stack = usize::try_from(stack_kb << 10).unwrap_or(usize::MAX);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
             .cranelift_opt_level(OptLevel::Speed)
             .parallel_compilation(true)
-            .max_wasm_stack(usize::try_from(stack_kb << 10).unwrap_or(usize::MAX));
+            .max_wasm_stack(stack)
+            // wasmtime refuses a wasm stack larger than the stack it would
+            // give an async call (2 MiB by default), async calls or not.
+            .async_stack_size(stack.max(2 << 20))
+            .cache(super::cache::shared());
         if std::env::var_os("SLUICE_WASM_PERFMAP").is_some() {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }

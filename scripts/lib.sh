@@ -24,12 +24,18 @@ port_open() {
 # pid_alive PID [PATTERN] : true when PID runs and, if given, its command line contains
 # PATTERN (guards against a recycled pid from a stale pid file).
 pid_alive() {
-  local pid="$1" pattern="${2:-}"
+  local pid="$1" pattern="${2:-}" state cmd
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
+  # A zombie has exited; it only waits for its parent (this shell, for what `up` started).
+  state="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
+  [[ "$state" != Z ]] || return 1
   [[ -z "$pattern" ]] && return 0
   [[ -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$pattern"
+  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+  # Empty for a moment while the process execs (setsid, then nohup, then the server).
+  [[ -n "$cmd" ]] || return 0
+  grep -qF -- "$pattern" <<<"$cmd"
 }
 
 # read_pid FILE : the pid stored in FILE, or nothing.

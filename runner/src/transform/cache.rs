@@ -1,8 +1,7 @@
 //! Compiled modules kept on disk from one process to the next: wasmtime's
 //! compile cache, keyed by the module's bytes and the engine's settings.
-//! A Python or JavaScript module takes seconds to compile and tens of
-//! milliseconds to load from the cache, at every start and every
-//! `sluice try`.
+//! A Python or JavaScript module takes seconds to compile, at every start
+//! and every `sluice try`, and a fraction of a second to load from here.
 //!
 //! Where: `SLUICE_MODULE_CACHE` (an absolute folder, or `off`), else
 //! `$XDG_CACHE_HOME/sluice/modules`, else `~/.cache/sluice/modules`. The

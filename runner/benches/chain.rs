@@ -3,7 +3,7 @@
 //! of 100, 500 and 5,000.
 //!
 //! ```text
-//! scripts/build-transforms && cargo bench -p sluice --bench chain
+//! scripts/build-transforms && SLUICE_MODULE_CACHE=off cargo bench -p sluice --bench chain
 //! ```
 //!
 //! Columns:
@@ -26,7 +26,9 @@
 //! compile it (a fresh engine: compile, instantiate, `init`), to load it
 //! again (compiled already: instantiate and `init`), and per record at a
 //! batch of 500, next to the Rust crate run natively.
-//! `SLUICE_BENCH_PART=chain` or `=languages` runs only one table.
+//! `SLUICE_BENCH_PART=chain` or `=languages` runs only one table; the
+//! languages table needs `SLUICE_MODULE_CACHE=off`, so that a compile is not
+//! a load from the disk cache.
 //!
 //! Numbers are medians over repeated runs. The target is wasm ≤ 1.5 × native.
 //! `SLUICE_BENCH_MODULES=<dir>` takes the `.wasm` files from another
@@ -193,6 +195,10 @@ fn chain_table(
 /// compile and load times, and µs per record at a batch of 500.
 fn languages_table(module: &dyn Fn(&str) -> PathBuf) {
     const SIZE: usize = 500;
+    if std::env::var("SLUICE_MODULE_CACHE").as_deref() != Ok("off") {
+        eprintln!("the languages table times compiles: run it with SLUICE_MODULE_CACHE=off (no disk cache)");
+        std::process::exit(2);
+    }
     // Drops session-1 and session-10…19 of loadgen's 50: about a fifth.
     let params: toml::Table = toml::from_str("prefix = \"session-1\"").expect("params");
     let batch = generate(SIZE);
